@@ -1,0 +1,36 @@
+"""autograd_lite: a small, fast, correct automatic-differentiation engine.
+
+Example:
+    >>> from autograd_lite import Value
+    >>> x = Value(2.0)
+    >>> y = x * x + x.exp()
+    >>> y.backward()
+    >>> round(x.grad, 4)
+    11.3891
+"""
+
+from .engine import (
+    AnomalyError,
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    zero_grad,
+)
+from .tensor import Tensor
+from .value import Value
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError",
+    "Tensor",
+    "Value",
+    "detect_anomaly",
+    "enable_grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "zero_grad",
+]

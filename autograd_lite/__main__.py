@@ -1,0 +1,50 @@
+"""Command line: ``python -m autograd_lite <command>`` (also installed as ``autograd-lite``).
+
+Commands:
+    demo    build a small expression, backpropagate, print the gradients
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import Value
+
+    x = Value(args.x, label="x")
+    w = Value(args.w, label="w")
+    b = Value(args.b, label="b")
+    y = (w * x + b).tanh()
+    y.label = "y"
+    y.backward()
+    print(f"y = tanh(w*x + b) = {y.data:.6f}")
+    for v in (x, w, b):
+        print(f"dy/d{v.label} = {v.grad:.6f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the command line (one subcommand per job)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m autograd_lite",
+        description="autograd_lite: automatic differentiation you can read, draw and check.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    demo = sub.add_parser("demo", help="differentiate tanh(w*x + b) and print the gradients")
+    demo.add_argument("--x", type=float, default=0.5, help="value of x (default 0.5)")
+    demo.add_argument("--w", type=float, default=-1.0, help="value of w (default -1)")
+    demo.add_argument("--b", type=float, default=2.0, help="value of b (default 2)")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

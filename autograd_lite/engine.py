@@ -1,0 +1,617 @@
+"""The graph core shared by `Value` and `Tensor`.
+
+Everything here is written once against the node protocol (`Node`): the iterative topological
+sort, the backward driver, broadcasting reduction, forward-mode tangent propagation, `no_grad`
+and anomaly mode. Nothing in this module knows what a `Value` or a `Tensor` is.
+
+Backward semantics (also in the README):
+
+* ``y.backward()`` writes ``.grad`` on every node reachable from ``y`` that requires grad,
+  intermediates included, so dL/dh can be read for any intermediate ``h``.
+* Leaves (nodes built by the user, not by an op) *accumulate*: ``.grad += dy/dleaf``, so gradients
+  of several graphs (mini-batches) add up until ``zero_grad``. Intermediates are *overwritten*.
+* A graph can be backpropagated once. A second ``backward()`` through the same nodes (a re-run
+  notebook cell) raises instead of silently doubling the leaves' gradients, unless the first call
+  passed ``retain_graph=True`` (then it accumulates, exactly as asked).
+* ``create_graph=True`` runs the same VJP rules on nodes, so the gradients are graphs themselves
+  and can be differentiated again (it implies ``retain_graph=True``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import itertools
+import operator
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = [
+    "AnomalyError",
+    "Node",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "push_tangents",
+    "toposort",
+    "unbroadcast",
+    "zero_grad",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# One context variable holds both modes (bit flags), so the hot path reads it once per op.
+_NO_GRAD = 1
+_ANOMALY = 2
+_mode: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_lite_mode", default=0)
+_counter = itertools.count()
+_new = object.__new__
+
+# flag bits in Node._flags
+_CONSUMED = 1  # backward already ran through this node and did not retain the graph
+
+
+class _GradMode:
+    """Shared base of `no_grad` / `enable_grad`: a context manager and a decorator."""
+
+    _enabled = True
+
+    def __enter__(self) -> None:
+        self._token = _set_grad_mode(self._enabled)
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.reset(self._token)
+
+    def __call__(self, fn: F) -> F:
+        enabled = self._enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = _set_grad_mode(enabled)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _mode.reset(token)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _set_grad_mode(enabled: bool) -> contextvars.Token[int]:
+    mode = _mode.get()
+    return _mode.set(mode & ~_NO_GRAD if enabled else mode | _NO_GRAD)
+
+
+class no_grad(_GradMode):  # noqa: N801  (lower case, like the context managers users know)
+    """Disable graph recording, as a context manager or a decorator; per thread and per task.
+
+    Example:
+        >>> from autograd_lite import Value, no_grad
+        >>> x = Value(2.0)
+        >>> with no_grad():
+        ...     y = x * 3
+        >>> y.requires_grad, y.op
+        (False, '')
+    """
+
+    _enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Re-enable graph recording inside a `no_grad` block.
+
+    Example:
+        >>> from autograd_lite import Value, no_grad, enable_grad
+        >>> with no_grad():
+        ...     with enable_grad():
+        ...         y = Value(2.0) * 3
+        >>> y.op
+        'mul'
+    """
+
+    _enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad` (in this thread / task).
+
+    Example:
+        >>> from autograd_lite import is_grad_enabled, no_grad
+        >>> is_grad_enabled()
+        True
+    """
+    return not _mode.get() & _NO_GRAD
+
+
+class AnomalyError(FloatingPointError):
+    """Raised by `detect_anomaly` when an op's result or gradient is NaN or infinite."""
+
+
+class detect_anomaly:  # noqa: N801
+    """Check every forward result and every gradient for NaN/Inf and name the op that made it.
+
+    Inside the block each new node remembers the line of user code that created it; the first
+    non-finite value raises `AnomalyError` naming the op, summaries of its inputs and that line.
+    The offending node is kept on the error (``err.node``) so `draw_graph` can highlight it.
+
+    Example:
+        >>> from autograd_lite import Value, detect_anomaly, AnomalyError
+        >>> try:
+        ...     with detect_anomaly():
+        ...         y = Value(-1.0).sqrt()
+        ... except AnomalyError as err:
+        ...     print(str(err).splitlines()[0])
+        anomaly in forward of sqrt: result is nan
+    """
+
+    def __enter__(self) -> None:
+        self._token = _mode.set(_mode.get() | _ANOMALY)
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.reset(self._token)
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside `detect_anomaly` (in this thread / task).
+
+    Example:
+        >>> from autograd_lite import is_anomaly_enabled
+        >>> is_anomaly_enabled()
+        False
+    """
+    return bool(_mode.get() & _ANOMALY)
+
+
+def _user_frame() -> str:
+    """The innermost stack frame outside this package, as 'file:line: code'."""
+    pkg = __file__.rsplit("/", 1)[0]
+    for frame in reversed(traceback.extract_stack()[:-2]):
+        if not frame.filename.startswith(pkg):
+            return f"{frame.filename}:{frame.lineno}: {(frame.line or '').strip()}"
+    return "<unknown>"
+
+
+def _summary(x: Any) -> str:
+    d = x.data if isinstance(x, Node) else x
+    if isinstance(d, np.ndarray):
+        if d.size == 0:
+            return f"array{d.shape} (empty)"
+        with np.errstate(all="ignore"):
+            return (
+                f"array{d.shape} min={np.nanmin(d) if not np.isnan(d).all() else np.nan:.4g} "
+                f"max={np.nanmax(d) if not np.isnan(d).all() else np.nan:.4g} "
+                f"nan={int(np.isnan(d).sum())} inf={int(np.isinf(d).sum())}"
+            )
+    return repr(d)
+
+
+def _is_finite(d: Any) -> bool:
+    if isinstance(d, Node):
+        d = d.data
+    if isinstance(d, float | int):
+        return d - d == 0  # False for inf and nan
+    return bool(np.isfinite(d).all())
+
+
+def _anomaly_check(node: Node, where: str, value: Any, inputs: tuple[Any, ...], op: str) -> None:
+    if _is_finite(value):
+        return
+    kind = "nan" if np.isnan(np.asarray(value.data if isinstance(value, Node) else value)).any() else "inf"
+    meta = node._meta if node._meta is not None else {}
+    what = "result" if where == "forward" else "gradient"
+    lines = [
+        f"anomaly in {where} of {op}: {what} is {kind}",
+        "  inputs: " + ", ".join(_summary(p) for p in inputs),
+        f"  created at: {meta.get('trace', '<not recorded: node built outside detect_anomaly()>')}",
+        "  fix: look for log/sqrt/division at 0 or at negative values, exp overflow, or a too large "
+        "learning rate; stable fused ops: log_sigmoid, softplus, logsumexp, log_softmax.",
+    ]
+    err = AnomalyError("\n".join(lines))
+    err.node = node  # type: ignore[attr-defined]
+    meta["anomaly"] = True
+    node._meta = meta
+    raise err
+
+
+class Node:
+    """The node protocol shared by `Value` and `Tensor`.
+
+    Plain slots, no closures: a node holds its data, its gradient, its parents (an ordered tuple),
+    the rule that made it and the rule's static (keyword-only) arguments. A dropped graph is freed
+    by reference counting at once. ``_id`` is the creation number: creation order is a topological
+    order, which makes every graph walk deterministic.
+    """
+
+    __slots__ = (
+        "_flags",
+        "_id",
+        "_meta",
+        "_parents",
+        "_rule",
+        "_static",
+        "data",
+        "grad",
+        "label",
+        "requires_grad",
+    )
+
+    data: Any
+    grad: Any
+    requires_grad: bool
+    label: str | None
+    _parents: tuple[Node, ...]
+    _rule: Any
+    _static: dict[str, Any] | None
+    _id: int
+    _meta: dict[str, Any] | None
+    _flags: int
+
+    # --- hooks the concrete node types provide -------------------------------------------------
+    _broadcasts = False  # Tensor: True (gradients are reduced to the parent's shape)
+    _grad0: Any = None  # the "no gradient yet" value: 0.0 for Value, None for Tensor
+
+    @classmethod
+    def _constant(cls, data: Any) -> Node:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _seed(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _zero_tangent(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _check_seed(self, gradient: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # --- shared behaviour ------------------------------------------------------------------------
+    def _init(self, data: Any, parents: tuple[Node, ...], rule: Any, static: dict[str, Any] | None,
+              requires_grad: bool, label: str | None) -> None:
+        self.data = data
+        self.requires_grad = requires_grad
+        self.label = label
+        self._parents = parents
+        self._rule = rule
+        self._static = static
+        self._id = next(_counter)
+        self._meta = None
+        self._flags = 0
+
+    @classmethod
+    def _leaf(cls, data: Any, requires_grad: bool) -> Any:
+        """A new leaf of ``cls`` holding ``data`` (no validation: the caller has done it)."""
+        node = _new(cls)
+        node.data = data
+        node.grad = cls._grad0
+        node.requires_grad = requires_grad
+        node.label = None
+        node._parents = ()
+        node._rule = None
+        node._static = None
+        node._id = next(_counter)
+        node._meta = None
+        node._flags = 0
+        return node
+
+    @classmethod
+    def _apply(cls, rule: Any, inputs: tuple[Node, ...], static: dict[str, Any] | None = None) -> Any:
+        """Run ``rule`` forward on the inputs' data and record the result as a node of ``cls``.
+
+        The hot path of every op: unrolled for one and two inputs, slots set directly.
+        """
+        n = len(inputs)
+        if n == 2:
+            a, b = inputs
+            out = rule.forward(a.data, b.data, **static) if static else rule.forward(a.data, b.data)
+            track = a.requires_grad or b.requires_grad
+        elif n == 1:
+            a = inputs[0]
+            out = rule.forward(a.data, **static) if static else rule.forward(a.data)
+            track = a.requires_grad
+        else:
+            datas = [x.data for x in inputs]
+            out = rule.forward(*datas, **static) if static else rule.forward(*datas)
+            track = any(x.requires_grad for x in inputs)
+        node = _new(cls)
+        node.data = out
+        node.grad = cls._grad0
+        node.label = None
+        node._id = next(_counter)
+        node._meta = None
+        node._flags = 0
+        mode = _mode.get()
+        if track and not mode & _NO_GRAD:
+            node.requires_grad = True
+            node._parents = inputs
+            node._rule = rule
+            node._static = static
+        else:
+            node.requires_grad = False
+            node._parents = ()
+            node._rule = None
+            node._static = None
+        if mode & _ANOMALY:
+            node._meta = {"trace": _user_frame(), "op": rule.name}
+            _anomaly_check(node, "forward", out, inputs, rule.name)
+        return node
+
+    @property
+    def op(self) -> str:
+        """Name of the rule that made this node ('' for a leaf or a constant)."""
+        return self._rule.name if self._rule is not None else ""
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for nodes built by the user (no parents in the graph)."""
+        return not self._parents
+
+    def backward(self, gradient: Any = None, *, retain_graph: bool = False,
+                 create_graph: bool = False, intermediate_grads: bool = True) -> None:
+        """Backpropagate from this node; see `autograd_lite.engine.backward` for the semantics."""
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                 intermediate_grads=intermediate_grads)
+
+    def zero_grad(self) -> None:
+        """Reset the gradient of every node reachable from this one (leaves included)."""
+        zero_grad(toposort(self))
+
+
+def toposort(*roots: Node) -> list[Node]:
+    """All nodes reachable from ``roots``, parents before children, in creation order.
+
+    Iterative (an explicit stack), so graphs of millions of nodes work at the default recursion
+    limit. Creation order is a topological order because a node is always created after its
+    parents; sorting by it makes the walk deterministic.
+
+    Example:
+        >>> from autograd_lite import Value
+        >>> from autograd_lite.engine import toposort
+        >>> x = Value(2.0, label="x"); y = x * x + 1
+        >>> [n.op or n.label for n in toposort(y)]
+        ['x', 'mul', None, 'add']
+    """
+    seen: set[Node] = set(roots)
+    stack = list(seen)
+    add = seen.add
+    push = stack.append
+    pop = stack.pop
+    while stack:
+        for p in pop()._parents:
+            if p not in seen:
+                add(p)
+                push(p)
+    out = list(seen)
+    out.sort(key=_creation)
+    return out
+
+
+_creation = operator.attrgetter("_id")
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Reduce a gradient ``g`` to ``shape`` by summing the axes broadcasting added or stretched.
+
+    Works on ndarrays and on Tensor nodes (both have ``.shape``, ``.sum`` and ``.reshape``).
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite.engine import unbroadcast
+        >>> unbroadcast(np.ones((2, 3)), (1, 3))
+        array([[2., 2., 2.]])
+    """
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    extra = len(gshape) - len(shape)
+    if extra < 0:
+        raise ValueError(f"cannot reduce a gradient of shape {gshape} to the larger shape {shape}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
+             create_graph: bool = False, intermediate_grads: bool = True) -> None:
+    """Reverse-mode sweep from ``root``: write ``.grad`` on every reachable node needing one.
+
+    Args:
+        root: the output to differentiate.
+        gradient: the cotangent to seed (same shape as ``root``); ``None`` seeds 1 for a scalar.
+        retain_graph: allow a later backward through the same nodes (then leaves accumulate).
+        create_graph: make the gradients graph nodes themselves, to differentiate them again.
+        intermediate_grads: also store ``.grad`` on intermediates (default); ``False`` keeps only
+            the leaves' gradients, to save memory on big Tensor graphs.
+
+    Leaves accumulate into ``.grad``; intermediates are overwritten (see the module docstring).
+
+    Example:
+        >>> from autograd_lite import Value
+        >>> x = Value(3.0); h = x * x; y = h + x
+        >>> y.backward()
+        >>> x.grad, h.grad
+        (7.0, 1.0)
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward(): this output does not depend on anything that requires grad "
+            "(was it built under no_grad(), from detached nodes, or from Tensors created without "
+            "requires_grad=True?). Build it from nodes with requires_grad=True, outside no_grad().")
+    seed = root._seed() if gradient is None else root._check_seed(gradient)
+    if create_graph:
+        retain_graph = True
+        if not isinstance(seed, Node):
+            seed = type(root)._constant(seed)
+    order = toposort(root)
+    pending: dict[Node, Any] = {root: seed}
+    mode = _mode.get()
+    anomaly = mode & _ANOMALY
+    consume = 0 if retain_graph else _CONSUMED
+    broadcasts = root._broadcasts  # Value graphs never broadcast (Value and Tensor never mix)
+    token = _mode.set(mode & ~_NO_GRAD if create_graph else mode | _NO_GRAD)
+    try:
+        if create_graph or anomaly or broadcasts:
+            _sweep(order, pending, root, consume, intermediate_grads, create_graph, anomaly,
+                   broadcasts)
+        else:
+            _sweep_scalar(order, pending, root, consume, intermediate_grads)
+    finally:
+        _mode.reset(token)
+
+
+def _consumed_error(node: Node) -> RuntimeError:
+    return RuntimeError(
+        f"backward(): the graph through '{node.op}' was already backpropagated; a second pass "
+        "would add the same gradients to the leaves again. Recompute the forward pass (and call "
+        "zero_grad()), or pass retain_graph=True to the first backward() if you really want the "
+        "gradients to accumulate.")
+
+
+def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, consume: int, keep: bool,
+           create_graph: bool, anomaly: int, broadcasts: bool) -> None:
+    """The general reverse sweep: any arity, broadcasting, create_graph and anomaly checks."""
+    pop = pending.pop
+    get = pending.get
+    for node in reversed(order):
+        g = pop(node, None)
+        if g is None:
+            continue
+        parents = node._parents
+        if not parents:  # a leaf: accumulate
+            old = node.grad
+            node.grad = g if old is None else old + g
+            continue
+        if node._flags & _CONSUMED:
+            raise _consumed_error(node)
+        node._flags |= consume
+        if keep or node is root:
+            node.grad = g
+        rule = node._rule
+        static = node._static or {}
+        if create_graph:
+            grads = rule.vjp(g, node, *parents, **static)
+        else:
+            grads = rule.vjp(g, node.data, *[p.data for p in parents], **static)
+        for p, pg in zip(parents, grads):
+            if pg is None or not p.requires_grad:
+                continue
+            if broadcasts:
+                pg = unbroadcast(pg, p.data.shape)
+            if anomaly:
+                _anomaly_check(node, "backward", pg, parents, node.op)
+            old = get(p)
+            pending[p] = pg if old is None else old + pg
+
+
+def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, consume: int,
+                  keep: bool) -> None:
+    """The same sweep specialised for raw-data graphs without broadcasting (the `Value` hot
+    path): one- and two-input ops unrolled. Results are identical to `_sweep`."""
+    pop = pending.pop
+    get = pending.get
+    for node in reversed(order):
+        g = pop(node, None)
+        if g is None:
+            continue
+        parents = node._parents
+        if not parents:
+            old = node.grad
+            node.grad = g if old is None else old + g
+            continue
+        if node._flags & _CONSUMED:
+            raise _consumed_error(node)
+        node._flags |= consume
+        if keep or node is root:
+            node.grad = g
+        static = node._static
+        if len(parents) == 2:
+            a, b = parents
+            ga, gb = (node._rule.vjp(g, node.data, a.data, b.data, **static) if static
+                      else node._rule.vjp(g, node.data, a.data, b.data))
+            if ga is not None and a.requires_grad:
+                old = get(a)
+                pending[a] = ga if old is None else old + ga
+            if gb is not None and b.requires_grad:
+                old = get(b)
+                pending[b] = gb if old is None else old + gb
+        elif len(parents) == 1:
+            a = parents[0]
+            (ga,) = (node._rule.vjp(g, node.data, a.data, **static) if static
+                     else node._rule.vjp(g, node.data, a.data))
+            if ga is not None and a.requires_grad:
+                old = get(a)
+                pending[a] = ga if old is None else old + ga
+        else:
+            grads = node._rule.vjp(g, node.data, *[p.data for p in parents], **(static or {}))
+            for p, pg in zip(parents, grads):
+                if pg is not None and p.requires_grad:
+                    old = get(p)
+                    pending[p] = pg if old is None else old + pg
+
+
+def zero_grad(nodes: Any) -> None:
+    """Reset ``.grad`` of the given nodes (an iterable of nodes, e.g. ``model.parameters()``).
+
+    Example:
+        >>> from autograd_lite import Value
+        >>> from autograd_lite.engine import zero_grad
+        >>> x = Value(2.0); (x * x).backward(); zero_grad([x]); x.grad
+        0.0
+    """
+    for n in nodes:
+        n.grad = n._grad0
+
+
+def push_tangents(outputs: Any, tangents: dict[Node, Any]) -> Any:
+    """Forward mode over a recorded graph: push input tangents through the JVP rules.
+
+    ``tangents`` maps input nodes to their tangent (same shape as the data). Returns the tangent
+    of ``outputs`` (a node or a tuple of nodes; zero where no input reaches). Walks the graph in
+    creation order, iteratively, using each rule's JVP; works on raw data, or on nodes when the
+    tangents are nodes (forward-over-reverse).
+
+    Example:
+        >>> from autograd_lite import Value
+        >>> from autograd_lite.engine import push_tangents
+        >>> x = Value(3.0); y = x * x
+        >>> push_tangents(y, {x: 1.0})
+        6.0
+    """
+    single = isinstance(outputs, Node)
+    outs = (outputs,) if single else tuple(outputs)
+    known: dict[Node, Any] = dict(tangents)
+    on_nodes = any(isinstance(v, Node) for v in known.values())
+    for node in toposort(*outs):
+        parents = node._parents
+        if not parents or node in known:
+            continue
+        ts = tuple(known.get(p) for p in parents)
+        if all(t is None for t in ts):
+            continue
+        args: tuple[Any, ...] = parents if on_nodes else tuple(p.data for p in parents)
+        ans: Any = node if on_nodes else node.data
+        static = node._static or {}
+        t = node._rule.jvp(ts, ans, *args, **static)
+        if node._broadcasts and t.shape != node.data.shape:
+            t = t + node._zero_tangent()  # an input tangent smaller than the output: broadcast
+        known[node] = t
+    result = [known[o] if o in known else o._zero_tangent() for o in outs]
+    return result[0] if single else tuple(result)
+
+
+def iter_graph(root: Node) -> Iterator[Node]:
+    """Iterate the nodes reachable from ``root`` in creation order (a convenience for tools)."""
+    return iter(toposort(root))
