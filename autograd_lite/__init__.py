@@ -34,3 +34,16 @@ __all__ = [
     "no_grad",
     "zero_grad",
 ]
+
+# Each block below belongs to one area; edit only your own block (imports + __all__ additions).
+# --- tensor ops (issue 3) ---
+# --- end tensor ops ---
+
+# --- derivative toolkit (issue 4) ---
+# --- end derivative toolkit ---
+
+# --- models and training (issue 5) ---
+# --- end models and training ---
+
+# --- graph renderer (issue 6) ---
+# --- end graph renderer ---
