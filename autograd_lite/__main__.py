@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--w", type=float, default=-1.0, help="value of w (default -1)")
     demo.add_argument("--b", type=float, default=2.0, help="value of b (default 2)")
     demo.set_defaults(func=_demo)
+    # --- train command (issue 5) ---
+    # --- end train command ---
+    # --- graph command (issue 6) ---
+    # --- end graph command ---
     return parser
 
 
