@@ -133,7 +133,19 @@ def is_grad_enabled() -> bool:
 
 
 class AnomalyError(FloatingPointError):
-    """Raised by `detect_anomaly` when an op's result or gradient is NaN or infinite."""
+    """Raised by `detect_anomaly` when an op's result or gradient is NaN or infinite.
+
+    ``err.node`` is the node whose forward result or backward gradient was not finite.
+
+    Example:
+        >>> from autograd_lite import AnomalyError, Value, detect_anomaly
+        >>> with detect_anomaly():
+        ...     try:
+        ...         Value(0.0).log()
+        ...     except AnomalyError as err:
+        ...         print(err.node.op)
+        log
+    """
 
 
 class detect_anomaly:  # noqa: N801

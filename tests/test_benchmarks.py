@@ -1,0 +1,23 @@
+"""Smoke-run every benchmark with --quick so none of them rots (no timing is asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = sorted((Path(__file__).parent.parent / "benchmarks").glob("bench_*.py"))
+
+
+def test_there_are_benchmarks() -> None:
+    assert BENCHMARKS, "benchmarks/ has no bench_*.py script"
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
+def test_benchmark_quick_run(script: Path) -> None:
+    out = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, f"{script.name} --quick failed:\n{out.stdout}\n{out.stderr}"
+    assert out.stdout.strip(), f"{script.name} --quick printed nothing"
