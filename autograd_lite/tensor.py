@@ -1,5 +1,18 @@
 """`Tensor`: an ndarray node on the same graph core as `Value`.
 
+Every op is a thin method that hands a rule of the one table (`autograd_lite.rules` for the
+elementwise ops shared with `Value`, `autograd_lite.tensor_rules` for the array ops) to the engine.
+
+Dtypes: float64 by default (gradient checks need it); float32 is kept through every op and every
+gradient (Python numbers and numpy arrays mixed into a float32 expression take its dtype; two
+Tensors of different float dtypes promote as numpy does, and the gradient flowing back to the
+narrower one is cast back to its dtype). Integer and bool tensors hold data (labels, masks) but
+cannot require grad.
+
+Numpy interop: ``np.asarray(t)`` is the data. A numpy ufunc or function applied to a Tensor uses
+the matching rule (``np.exp(t)``, ``np.add(a, t)``, ``np.concatenate([s, t])``, ``np.sum(t)``...)
+or raises a TypeError naming it: the graph is never silently dropped.
+
 Example:
     >>> import numpy as np
     >>> from autograd_lite import Tensor
@@ -13,7 +26,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,9 +36,31 @@ from . import rules as R
 from . import tensor_rules as TR
 from .engine import Node
 
-__all__ = ["Tensor"]
+__all__ = [
+    "Tensor",
+    "arange",
+    "clip",
+    "concatenate",
+    "eye",
+    "manual_seed",
+    "matmul",
+    "maximum",
+    "minimum",
+    "one_hot",
+    "ones",
+    "ones_like",
+    "randn",
+    "stack",
+    "where",
+    "zeros",
+    "zeros_like",
+]
 
 _node_apply = Node._apply.__func__  # type: ignore[attr-defined]
+_leaf = Node._leaf.__func__  # type: ignore[attr-defined]
+_ndarray = np.ndarray
+_asarray = np.asarray
+_f64 = np.dtype(np.float64)
 
 Axis = int | tuple[int, ...] | None
 
@@ -35,6 +71,11 @@ class Tensor(Node):
     ``.data`` is the ndarray, ``.grad`` its gradient (an ndarray, or None before backward).
     ``requires_grad`` is False by default (as in PyTorch); integer and bool tensors cannot
     require grad. ``==`` is identity (tensors hash); ``<, <=, >, >=`` return bool ndarrays.
+    ``label`` is your name for the node (shown by the graph renderer), as on `Value`.
+
+    ``backward()`` on a scalar output seeds 1; a non-scalar output needs ``gradient=`` (an array
+    of its shape: the vector of a vector-Jacobian product). Intermediates keep their ``.grad``
+    (pass ``intermediate_grads=False`` to keep only the leaves', for memory).
 
     Example:
         >>> t = Tensor([[1.0, -2.0]], requires_grad=True, label="t")
@@ -51,7 +92,7 @@ class Tensor(Node):
     def __init__(self, data: Any, requires_grad: bool = False, label: str | None = None,
                  dtype: Any = None) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.data if dtype is None else data.data.astype(dtype)
         elif isinstance(data, Node):
             raise TypeError(f"Tensor(data): got a {type(data).__name__}; use Tensor(v.data) to "
                             "turn a scalar Value into a constant Tensor")
@@ -67,8 +108,8 @@ class Tensor(Node):
     @classmethod
     def _apply(cls, rule: Any, inputs: tuple[Node, ...], static: dict[str, Any] | None = None) -> Any:
         node = _node_apply(cls, rule, inputs, static)
-        if type(node.data) is not np.ndarray:  # numpy returns scalars for 0-d results
-            node.data = np.asarray(node.data)
+        if type(node.data) is not _ndarray:  # numpy returns scalars for 0-d results
+            node.data = _asarray(node.data)
         return node
 
     @classmethod
@@ -85,12 +126,20 @@ class Tensor(Node):
 
     def _check_seed(self, gradient: Any) -> Any:
         if isinstance(gradient, Tensor):
-            g: Any = gradient
-            shape = gradient.shape
+            g: Any = gradient if gradient.requires_grad else gradient.data
+        elif isinstance(gradient, Node):
+            raise TypeError(f"backward(gradient=...): got a {type(gradient).__name__}; the seed of "
+                            "a Tensor output is an array (or a Tensor) of the output's shape")
         else:
-            g = np.asarray(gradient, dtype=self.data.dtype)
-            shape = g.shape
+            try:
+                g = np.asarray(gradient, dtype=self.data.dtype)
+            except (TypeError, ValueError):
+                raise TypeError(f"backward(gradient=...): expected an array of shape "
+                                f"{self.data.shape}, got {type(gradient).__name__} {gradient!r}") from None
+        shape = g.shape
         if shape != self.data.shape:
+            if g.size == 1 and self.data.size == 1:
+                return g.reshape(self.data.shape)
             raise ValueError(
                 f"backward(gradient=...): gradient has shape {shape} but the output has shape "
                 f"{self.data.shape}; pass a gradient of the output's shape")
@@ -147,6 +196,8 @@ class Tensor(Node):
         return self.data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy:
+            return np.array(self.data, dtype=dtype)
         return self.data if dtype is None else self.data.astype(dtype)
 
     def detach(self) -> Tensor:
@@ -163,8 +214,9 @@ class Tensor(Node):
         grad = ", requires_grad=True" if self.requires_grad else ""
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
                                prefix="Tensor(")
+        dt = f", dtype={self.data.dtype}" if self.data.dtype != _f64 else ""
         op = f", op={self.op!r}" if self.op else ""
-        return f"Tensor({body}{grad}{op}{name})"
+        return f"Tensor({body}{dt}{grad}{op}{name})"
 
     def _repr_html_(self) -> str:
         from .viz import value_html
@@ -173,39 +225,53 @@ class Tensor(Node):
 
     __hash__ = Node.__hash__
 
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a Tensor of shape {self.shape} is ambiguous; use "
+                             "(t > 0).any() or .all() on the comparison")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
     # --- arithmetic -----------------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return _apply(R.ADD, (self, _lift(other, "+")))
+        return _binary(R.ADD, self, _lift(other, "+", self))
 
     def __radd__(self, other: Any) -> Tensor:
-        return _apply(R.ADD, (_lift(other, "+"), self))
+        return _binary(R.ADD, _lift(other, "+", self), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _apply(R.SUB, (self, _lift(other, "-")))
+        return _binary(R.SUB, self, _lift(other, "-", self))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _apply(R.SUB, (_lift(other, "-"), self))
+        return _binary(R.SUB, _lift(other, "-", self), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _apply(R.MUL, (self, _lift(other, "*")))
+        return _binary(R.MUL, self, _lift(other, "*", self))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _apply(R.MUL, (_lift(other, "*"), self))
+        return _binary(R.MUL, _lift(other, "*", self), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _apply(R.DIV, (self, _lift(other, "/")))
+        return _binary(R.DIV, self, _lift(other, "/", self))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _apply(R.DIV, (_lift(other, "/"), self))
+        return _binary(R.DIV, _lift(other, "/", self), self)
 
     def __pow__(self, other: Any) -> Tensor:
-        """``x ** p`` (a number: static exponent) or ``x ** y`` (a Tensor/array: elementwise)."""
-        if isinstance(other, int | float) and not isinstance(other, bool):
+        """``x ** p`` (a number: static exponent) or ``x ** y`` (a Tensor/array: elementwise).
+
+        Example:
+            >>> (Tensor([2.0, 3.0]) ** 2).data
+            array([4., 9.])
+        """
+        if isinstance(other, int | float | np.integer | np.floating) and not isinstance(other, bool):
             return _apply(R.POW, (self,), {"exponent": float(other)})
-        return _apply(R.POWER, (self, _lift(other, "**")))
+        return _binary(R.POWER, self, _lift(other, "**", self))
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _apply(R.POWER, (_lift(other, "**"), self))
+        return _binary(R.POWER, _lift(other, "**", self), self)
 
     def __neg__(self) -> Tensor:
         return _apply(R.NEG, (self,))
@@ -217,7 +283,7 @@ class Tensor(Node):
         return matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(_lift(other, "@"), self)
+        return matmul(_lift(other, "@", self), self)
 
     def __lt__(self, other: Any) -> Any:
         return self.data < _data(other)
@@ -231,162 +297,749 @@ class Tensor(Node):
     def __ge__(self, other: Any) -> Any:
         return self.data >= _data(other)
 
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "Tensor does not support item assignment (it would silently change a graph that "
+            "was already recorded); build a new tensor with where(mask, new, t) or "
+            "concatenate, or, outside any graph, write into t.data[...] directly")
+
     # --- elementwise functions ------------------------------------------------------------------------
     def exp(self) -> Tensor:
-        """e^x elementwise."""
+        """e^x elementwise.
+
+        Example:
+            >>> Tensor([0.0]).exp().data
+            array([1.])
+        """
         return _apply(R.EXP, (self,))
 
     def log(self) -> Tensor:
-        """ln x elementwise (ln 0 = -inf, ln of a negative = nan, with a RuntimeWarning)."""
+        """ln x elementwise (ln 0 = -inf, ln of a negative = nan, with a RuntimeWarning).
+
+        Example:
+            >>> Tensor([1.0]).log().data
+            array([0.])
+        """
         return _apply(R.LOG, (self,))
 
     def sqrt(self) -> Tensor:
-        """√x elementwise."""
+        """√x elementwise.
+
+        Example:
+            >>> Tensor([4.0]).sqrt().data
+            array([2.])
+        """
         return _apply(R.SQRT, (self,))
 
     def tanh(self) -> Tensor:
-        """tanh elementwise."""
+        """tanh elementwise.
+
+        Example:
+            >>> Tensor([0.0]).tanh().data
+            array([0.])
+        """
         return _apply(R.TANH, (self,))
 
     def sigmoid(self) -> Tensor:
-        """σ(x) elementwise; O(n) VJP g·σ(1 - σ)."""
+        """σ(x) elementwise, stable at any |x|; O(n) VJP g·σ(1 - σ).
+
+        Example:
+            >>> Tensor([0.0, 1000.0, -1000.0]).sigmoid().data
+            array([0.5, 1. , 0. ])
+        """
         return _apply(R.SIGMOID, (self,))
 
     def log_sigmoid(self) -> Tensor:
-        """ln σ(x) = -softplus(-x) elementwise, stable."""
+        """ln σ(x) = -softplus(-x) elementwise, stable.
+
+        Example:
+            >>> Tensor([-1000.0]).log_sigmoid().data
+            array([-1000.])
+        """
         return _apply(R.LOG_SIGMOID, (self,))
 
     def softplus(self) -> Tensor:
-        """ln(1 + e^x) elementwise, stable."""
+        """ln(1 + e^x) elementwise, stable.
+
+        Example:
+            >>> Tensor([1000.0]).softplus().data
+            array([1000.])
+        """
         return _apply(R.SOFTPLUS, (self,))
 
     def relu(self) -> Tensor:
-        """max(0, x) elementwise; derivative 0 at 0."""
+        """max(0, x) elementwise; derivative 0 at 0.
+
+        Example:
+            >>> Tensor([-1.0, 2.0]).relu().data
+            array([0., 2.])
+        """
         return _apply(R.RELU, (self,))
 
     def leaky_relu(self, alpha: float = 0.01) -> Tensor:
-        """x if x > 0 else alpha·x, elementwise."""
+        """x if x > 0 else alpha·x, elementwise (derivative alpha at 0 and below).
+
+        Example:
+            >>> Tensor([-1.0, 2.0]).leaky_relu(0.1).data
+            array([-0.1,  2. ])
+        """
         return _apply(R.LEAKY_RELU, (self,), {"alpha": float(alpha)})
 
     def abs(self) -> Tensor:
-        """|x| elementwise; derivative sign(x), 0 at 0."""
+        """|x| elementwise; derivative sign(x), 0 at 0.
+
+        Example:
+            >>> abs(Tensor([-3.0])).data
+            array([3.])
+        """
         return _apply(R.ABS, (self,))
 
     __abs__ = abs
 
     def sign(self) -> Tensor:
-        """sign(x) elementwise; derivative 0."""
+        """sign(x) elementwise; derivative 0.
+
+        Example:
+            >>> Tensor([-3.0, 0.0, 2.0]).sign().data
+            array([-1.,  0.,  1.])
+        """
         return _apply(R.SIGN, (self,))
 
     def sin(self) -> Tensor:
-        """sin elementwise."""
+        """sin elementwise.
+
+        Example:
+            >>> Tensor([0.0]).sin().data
+            array([0.])
+        """
         return _apply(R.SIN, (self,))
 
     def cos(self) -> Tensor:
-        """cos elementwise."""
+        """cos elementwise.
+
+        Example:
+            >>> Tensor([0.0]).cos().data
+            array([1.])
+        """
         return _apply(R.COS, (self,))
 
+    def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
+        """Clamp to [low, high] (either bound may be None); gradient 1 inside, bounds included.
+
+        Example:
+            >>> Tensor([-2.0, 0.5, 3.0]).clip(-1.0, 1.0).data
+            array([-1. ,  0.5,  1. ])
+        """
+        return clip(self, low, high)
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise max with ``other`` (broadcasting); ties split the gradient evenly.
+
+        Example:
+            >>> Tensor([1.0, 5.0]).maximum(2.0).data
+            array([2., 5.])
+        """
+        return maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        """Elementwise min with ``other`` (broadcasting); ties split the gradient evenly.
+
+        Example:
+            >>> Tensor([1.0, 5.0]).minimum(2.0).data
+            array([1., 2.])
+        """
+        return minimum(self, other)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Cast to another float dtype (differentiable: the gradient is cast back).
+
+        Example:
+            >>> Tensor([1.0]).astype(np.float32).dtype
+            dtype('float32')
+        """
+        dt = np.dtype(dtype)
+        if dt == self.data.dtype:
+            return self
+        if self.requires_grad and dt.kind != "f":
+            raise TypeError(f"astype: cannot cast a tensor that requires grad to {dt} (gradients "
+                            "exist only for floats); use .detach().astype(...)")
+        return _apply(TR.ASTYPE, (self,), {"dtype": dt})
+
     # --- reductions -----------------------------------------------------------------------------------
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (int, tuple or None for all)."""
+    def sum(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
+        """Sum over ``axis`` (int, tuple or None for all).
+
+        Example:
+            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0).data
+            array([4., 6.])
+        """
+        _no_numpy_extras("sum", unsupported)
         return _apply(TR.SUM, (self,), {"axis": _axis(axis, self.ndim, "sum"),
                                         "keepdims": bool(keepdims)})
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (int, tuple or None for all)."""
+    def mean(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
+        """Mean over ``axis`` (int, tuple or None for all).
+
+        Example:
+            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).mean(axis=1, keepdims=True).data
+            array([[1.5],
+                   [3.5]])
+        """
+        _no_numpy_extras("mean", unsupported)
         return _apply(TR.MEAN, (self,), {"axis": _axis(axis, self.ndim, "mean"),
                                          "keepdims": bool(keepdims)})
 
+    def max(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
+        """Maximum over ``axis``; the gradient goes to the maximal entries (split between ties).
+
+        Example:
+            >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).max(axis=1).data
+            array([5., 7.])
+        """
+        _no_numpy_extras("max", unsupported)
+        _nonempty(self, "max")
+        return _apply(TR.MAX, (self,), {"axis": _axis(axis, self.ndim, "max"),
+                                        "keepdims": bool(keepdims)})
+
+    def min(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
+        """Minimum over ``axis``; the gradient goes to the minimal entries (split between ties).
+
+        Example:
+            >>> Tensor([[1.0, 5.0], [7.0, 2.0]]).min().data
+            array(1.)
+        """
+        _no_numpy_extras("min", unsupported)
+        _nonempty(self, "min")
+        return _apply(TR.MIN, (self,), {"axis": _axis(axis, self.ndim, "min"),
+                                        "keepdims": bool(keepdims)})
+
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0,
+            **unsupported: Any) -> Tensor:
+        """Variance over ``axis`` (``ddof=1`` for the unbiased estimate), as ``np.var``.
+
+        Example:
+            >>> Tensor([1.0, 2.0, 3.0, 4.0]).var().data
+            array(1.25)
+        """
+        _no_numpy_extras("var", unsupported)
+        ax = _axis(axis, self.ndim, "var")
+        n = TR._count(self.shape, ax)
+        if n - int(ddof) <= 0:
+            raise ValueError(f"var: {n} element(s) per slice with ddof={ddof} leave no degrees of "
+                             "freedom; use a smaller ddof or more data")
+        return _apply(TR.VAR, (self,), {"axis": ax, "keepdims": bool(keepdims), "ddof": int(ddof)})
+
     # --- shape ops --------------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> Tensor:
-        """Reshape (``t.reshape(2, 3)`` or ``t.reshape((2, 3))``; one -1 allowed)."""
+    def reshape(self, *shape: Any, **unsupported: Any) -> Tensor:
+        """Reshape (``t.reshape(2, 3)`` or ``t.reshape((2, 3))``; one -1 allowed).
+
+        Example:
+            >>> Tensor([1.0, 2.0, 3.0, 4.0]).reshape(2, -1).shape
+            (2, 2)
+        """
+        if "newshape" in unsupported or "shape" in unsupported:  # np.reshape(t, shape=...)
+            shape = (unsupported.pop("shape", None) or unsupported.pop("newshape"),)
+        _no_numpy_extras("reshape", unsupported)
         if len(shape) == 1 and isinstance(shape[0], Sequence):
             shape = tuple(shape[0])
         try:
             target = np.empty(self.shape, dtype=np.bool_).reshape(shape).shape
-        except ValueError:
+        except (TypeError, ValueError):
             raise ValueError(f"reshape: cannot reshape a tensor of shape {self.shape} "
                              f"({self.size} elements) into {shape}") from None
+        if target == self.shape:
+            return self
         return _apply(TR.RESHAPE, (self,), {"shape": target})
 
     def transpose(self, *axes: Any) -> Tensor:
-        """Permute the axes (all reversed by default), as ``np.transpose``."""
+        """Permute the axes (all reversed by default), as ``np.transpose``.
+
+        Example:
+            >>> Tensor(np.zeros((2, 3, 4))).transpose(2, 0, 1).shape
+            (4, 2, 3)
+        """
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], Sequence)):
             axes = tuple(axes[0]) if axes[0] is not None else ()
-        perm = tuple(range(self.ndim))[::-1] if not axes else tuple(a % self.ndim for a in axes)
-        if sorted(perm) != list(range(self.ndim)):
-            raise ValueError(f"transpose: {axes} is not a permutation of the {self.ndim} axes of a "
+        nd = self.ndim
+        if not axes:
+            perm = tuple(range(nd))[::-1]
+        else:
+            try:
+                perm = tuple(operator.index(a) % nd for a in axes)
+            except (TypeError, ZeroDivisionError):
+                perm = ()
+        if sorted(perm) != list(range(nd)) or (axes and len(axes) != nd):
+            raise ValueError(f"transpose: {axes} is not a permutation of the {nd} axes of a "
                              f"tensor of shape {self.shape}")
         return _apply(TR.TRANSPOSE, (self,), {"axes": perm})
 
     permute = transpose
 
     def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
-        """Broadcast to ``shape`` (numpy rules)."""
+        """Broadcast to ``shape`` (numpy rules).
+
+        Example:
+            >>> Tensor([1.0, 2.0]).broadcast_to((3, 2)).shape
+            (3, 2)
+        """
         shape = tuple(shape)
         try:
-            np.broadcast_shapes(self.shape, shape)
+            ok = np.broadcast_shapes(self.shape, shape) == shape
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}") from None
+            ok = False
+        if not ok:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}")
         return _apply(TR.BROADCAST_TO, (self,), {"shape": shape})
+
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        """Remove axes of length 1 (all of them, or the given ones), as ``np.squeeze``.
+
+        Example:
+            >>> Tensor(np.zeros((1, 3, 1))).squeeze().shape
+            (3,)
+        """
+        shape = self.shape
+        if axis is None:
+            drop = {i for i, n in enumerate(shape) if n == 1}
+        else:
+            ax = _axis(axis, self.ndim, "squeeze")
+            drop = {a % self.ndim for a in ((ax,) if isinstance(ax, int) else ax)}
+            bad = [a for a in sorted(drop) if shape[a] != 1]
+            if bad:
+                raise ValueError(f"squeeze: axis {bad[0]} of a tensor of shape {shape} has length "
+                                 f"{shape[bad[0]]}, not 1; only length-1 axes can be removed")
+        return self.reshape(tuple(n for i, n in enumerate(shape) if i not in drop))
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        """Insert a new axis of length 1 at position ``axis`` (as ``np.expand_dims``).
+
+        Example:
+            >>> Tensor([1.0, 2.0]).unsqueeze(0).shape
+            (1, 2)
+        """
+        nd = self.ndim + 1
+        if not isinstance(axis, int | np.integer) or not -nd <= axis < nd:
+            raise ValueError(f"unsqueeze: axis {axis!r} is out of range for a result with {nd} axes")
+        shape = list(self.shape)
+        shape.insert(int(axis) % nd, 1)
+        return self.reshape(tuple(shape))
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        """Merge axes ``start_axis..end_axis`` (all by default) into one.
+
+        Example:
+            >>> Tensor(np.zeros((2, 3, 4))).flatten(1).shape
+            (2, 12)
+        """
+        shape = self.shape
+        if not shape:
+            return self.reshape((1,))
+        s = _axis(start_axis, self.ndim, "flatten") % self.ndim
+        e = _axis(end_axis, self.ndim, "flatten") % self.ndim
+        if s > e:
+            raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
+        return self.reshape(shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """Basic and integer-array indexing with numpy semantics; the VJP scatter-adds, so
+        repeated indices accumulate their gradients.
+
+        Example:
+            >>> t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+            >>> t[[0, 0, 2]].sum().backward()
+            >>> t.grad
+            array([2., 0., 1.])
+        """
+        idx = _index(index)
+        try:
+            return _apply(TR.GETITEM, (self,), {"index": idx})
+        except IndexError as err:
+            raise IndexError(f"Tensor[{_short(index)}]: {err} (tensor of shape {self.shape})") \
+                from None
+
+    def _scatter_add(self, index: tuple[Any, ...], shape: tuple[int, ...]) -> Tensor:
+        """zeros(shape) with self added at ``index`` (the VJP of indexing, as a graph op)."""
+        return _apply(TR.SCATTER_ADD, (self,), {"index": index, "shape": tuple(shape)})
+
+    @classmethod
+    def _concatenate(cls, items: Sequence[Any], axis: int) -> Tensor:
+        return concatenate(items, axis)
+
+    @classmethod
+    def _stack(cls, items: Sequence[Any], axis: int) -> Tensor:
+        return stack(items, axis)
 
     # --- softmax family ---------------------------------------------------------------------------------
     def softmax(self, axis: int = -1) -> Tensor:
-        """Softmax along ``axis``, max-shifted; VJP O(n)."""
+        """Softmax along ``axis``, max-shifted; VJP s ⊙ (g - Σ g s), O(n).
+
+        Example:
+            >>> Tensor([0.0, 0.0]).softmax().data
+            array([0.5, 0.5])
+        """
         return _apply(TR.SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "softmax")})
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        """log softmax along ``axis``, computed as x - logsumexp(x): finite at |x| = 1000."""
+        """log softmax along ``axis``, computed as x - logsumexp(x): finite at |x| = 1000.
+
+        Example:
+            >>> Tensor([1000.0, 0.0]).log_softmax().data
+            array([    0., -1000.])
+        """
         return _apply(TR.LOG_SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "log_softmax")})
 
     def logsumexp(self, axis: Axis = -1, keepdims: bool = False) -> Tensor:
-        """log Σ e^x along ``axis``, max-shifted."""
+        """log Σ e^x along ``axis`` (None: all), max-shifted.
+
+        Example:
+            >>> round(float(Tensor([1000.0, 1000.0]).logsumexp().data) - 1000.0, 6)
+            0.693147
+        """
         return _apply(TR.LOGSUMEXP, (self,), {"axis": _axis(axis, self.ndim, "logsumexp"),
                                               "keepdims": bool(keepdims)})
+
+    # --- numpy protocols ---------------------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """Numpy ufuncs on Tensors: differentiable ones use their rule, predicates (isnan,
+        greater, ...) work on the data, anything else raises a TypeError naming the ufunc."""
+        name = ufunc.__name__
+        if method == "__call__" and name in _PREDICATES and not kwargs:
+            return ufunc(*(_data(x) for x in inputs))
+        fn = _UFUNCS.get(name)
+        if method != "__call__" or fn is None or kwargs:
+            what = f"np.{name}" + (f".{method}" if method != "__call__" else "")
+            extra = f" with {sorted(kwargs)}" if kwargs and fn is not None else ""
+            raise TypeError(
+                f"{what}{extra} on a Tensor has no gradient rule in autograd_lite; use the Tensor "
+                f"methods/functions (supported ufuncs: {', '.join(sorted(_UFUNCS))}), or apply it "
+                "to t.data (np.asarray(t)) if you do not need the gradient")
+        return fn(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """Numpy functions on Tensors: the differentiable ones map to Tensor ops, read-only ones
+        (shape, allclose, argmax, ...) see the data, anything else raises a clear TypeError."""
+        name = func.__name__
+        fn = _FUNCTIONS.get(name)
+        if fn is not None:
+            return fn(*args, **kwargs)
+        if name in _READ_ONLY:
+            return func(*_unwrap(args), **_unwrap(kwargs))
+        raise TypeError(
+            f"np.{name} on a Tensor has no gradient rule in autograd_lite; use the Tensor "
+            f"methods/functions (supported: {', '.join(sorted(_FUNCTIONS))}), or call it on t.data "
+            "(np.asarray(t)) if you do not need the gradient")
 
 
 _apply = Tensor._apply
 
 
+# ------------------------------------------------------------------------------------------ helpers
+
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
     if dtype is not None:
-        return np.array(data, dtype=dtype)
+        try:
+            return np.array(data, dtype=dtype)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"Tensor(data, dtype={dtype!r}): {err}") from None
     if isinstance(data, np.ndarray | np.generic):
         arr = np.array(data)
-        return arr if arr.dtype.kind in "fiub" else arr.astype(np.float64)
-    arr = np.array(data, dtype=np.float64) if not isinstance(data, bool) else np.array(data)
+    elif isinstance(data, bool):
+        arr = np.array(data)
+    else:
+        try:
+            arr = np.array(data, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"Tensor(data): cannot make a float array from {type(data).__name__} "
+                f"{_short(data)}; pass numbers, nested lists of equal lengths, or an ndarray") from None
+    if arr.dtype.kind not in "fiub":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"Tensor(data): unsupported array dtype {arr.dtype}; use a numeric "
+                            "array") from None
     return arr
+
+
+def _short(x: Any) -> str:
+    r = repr(x)
+    return r if len(r) < 60 else r[:57] + "..."
 
 
 def _axis(axis: Any, ndim: int, op: str) -> Any:
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    try:
+        axes = (operator.index(axis),) if not isinstance(axis, Sequence) else tuple(
+            operator.index(a) for a in axis)
+    except TypeError:
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
     for a in axes:
-        if not -max(ndim, 1) <= int(a) < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} axes")
-    if isinstance(axis, int | np.integer):
-        return int(axis)
-    return tuple(int(a) for a in axes)
+    if len({a % max(ndim, 1) for a in axes}) != len(axes):
+        raise ValueError(f"{op}: axis {axis!r} repeats an axis")
+    if not isinstance(axis, Sequence):
+        return axes[0]
+    return axes
 
 
-def _lift(other: Any, op: str) -> Tensor:
+def _nonempty(t: Tensor, op: str) -> None:
+    if t.data.size == 0:
+        raise ValueError(f"{op}: the tensor of shape {t.shape} is empty (no {op}imum exists)")
+
+
+_NUMPY_EXTRAS_OK = {"out": None, "dtype": None, "where": True, "initial": None}
+
+
+def _no_numpy_extras(op: str, extras: dict[str, Any]) -> None:
+    """Accept numpy's extra keyword arguments only at their defaults (np.sum(t) passes out=None)."""
+    for k, v in extras.items():
+        if k not in _NUMPY_EXTRAS_OK or v is not _NUMPY_EXTRAS_OK[k]:
+            raise TypeError(f"{op}: the argument {k}={_short(v)} is not supported on a Tensor "
+                            "(axis and keepdims are)")
+
+
+def _lift(other: Any, op: str, like: Tensor | None = None) -> Tensor:
+    """A Tensor for ``other``; numbers and float arrays take ``like``'s float dtype."""
     if isinstance(other, Tensor):
         return other
+    cls = other.__class__
+    if like is not None and (cls is float or cls is int):
+        dt = like.data.dtype
+        return _leaf(Tensor, np.array(other, dtype=dt if dt.kind == "f" else _f64), False)
     if isinstance(other, Node):
         raise TypeError(
             f"Tensor {op} {type(other).__name__}: cannot mix a Tensor with a scalar Value in one "
             "op. Use Tensor(v.data) for a constant, or build the whole expression from Tensors.")
+    arr = _as_lifted(other, op)
+    if like is not None and arr.dtype.kind == "f" and like.data.dtype.kind == "f" \
+            and arr.dtype != like.data.dtype:
+        arr = arr.astype(like.data.dtype)
+    return _leaf(Tensor, arr, False)
+
+
+def _as_lifted(other: Any, op: str) -> np.ndarray:
     try:
-        return Tensor._leaf(_as_array(other, None), False)
-    except (TypeError, ValueError):
-        raise TypeError(f"Tensor {op} {type(other).__name__}: unsupported operand {other!r}; "
+        return _as_array(other, None)
+    except TypeError:
+        raise TypeError(f"Tensor {op} {type(other).__name__}: unsupported operand {_short(other)}; "
                         "use a number, an array or a Tensor") from None
+
+
+def _binary(rule: Any, a: Tensor, b: Tensor) -> Tensor:
+    """A two-input elementwise op; mixed float dtypes promote with a differentiable cast."""
+    da = a.data.dtype
+    db = b.data.dtype
+    if da is not db and da != db:
+        a, b = _promote((a, b))
+    return _apply(rule, (a, b))
+
+
+def _promote(items: Sequence[Tensor]) -> tuple[Tensor, ...]:
+    """Cast the inputs that require grad to the common float dtype (so gradients cast back)."""
+    target = np.result_type(*[t.data.dtype for t in items])
+    return tuple(t.astype(target) if t.requires_grad and t.data.dtype != target else t
+                 for t in items)
 
 
 def _data(other: Any) -> Any:
     return other.data if isinstance(other, Node) else other
 
+
+def _unwrap(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, list | tuple):
+        return type(x)(_unwrap(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _unwrap(v) for k, v in x.items()}
+    return x
+
+
+def _index(index: Any) -> tuple[Any, ...]:
+    """Normalise an index to a tuple of ints, slices, None, Ellipsis and int/bool ndarrays."""
+    items = index if isinstance(index, tuple) else (index,)
+    out: list[Any] = []
+    for i in items:
+        if isinstance(i, Node):
+            i = i.data
+        if isinstance(i, list):
+            i = np.asarray(i)
+            if i.size == 0:
+                i = i.astype(np.intp)
+        if isinstance(i, np.ndarray):
+            if i.dtype.kind not in "iub":
+                raise IndexError(f"Tensor index: arrays used as indices must be of integer or bool "
+                                 f"type, got {i.dtype}; use .astype(int) on the labels")
+            if i.ndim == 0 and i.dtype.kind in "iu":
+                i = int(i)
+        elif isinstance(i, np.integer):
+            i = int(i)
+        elif not (i is None or i is Ellipsis or isinstance(i, int | slice)):
+            raise IndexError(f"Tensor index: unsupported index {_short(i)} of type "
+                             f"{type(i).__name__}; use ints, slices, None, ..., or int/bool arrays")
+        out.append(i)
+    return tuple(out)
+
+
+# -------------------------------------------------------------------------------------- factories
+
+_rng = np.random.default_rng(0)
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed the Generator that `randn` uses by default (seeded with 0 at import); returns it.
+
+    Example:
+        >>> _ = manual_seed(1); a = randn(2).data
+        >>> _ = manual_seed(1); bool((randn(2).data == a).all())
+        True
+    """
+    global _rng
+    _rng = np.random.default_rng(seed)
+    return _rng
+
+
+def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        shape = tuple(shape[0])
+    try:
+        out = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"shape must be ints, got {shape!r}") from None
+    if any(n < 0 for n in out):
+        raise ValueError(f"negative dimensions are not allowed: {out}")
+    return out
+
+
+def _made(arr: np.ndarray, requires_grad: bool, label: str | None) -> Tensor:
+    if requires_grad and arr.dtype.kind != "f":
+        raise TypeError(f"requires_grad=True: a {arr.dtype} tensor cannot require grad; use a "
+                        "float dtype")
+    t = _leaf(Tensor, arr, bool(requires_grad))
+    t.label = label or None
+    return t
+
+
+def zeros(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False,
+          label: str | None = None) -> Tensor:
+    """A Tensor of zeros (``zeros(2, 3)`` or ``zeros((2, 3))``).
+
+    Example:
+        >>> zeros(2, 3).shape
+        (2, 3)
+    """
+    return _made(np.zeros(_shape(shape), dtype=dtype), requires_grad, label)
+
+
+def ones(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False,
+         label: str | None = None) -> Tensor:
+    """A Tensor of ones (``ones(2, 3)`` or ``ones((2, 3))``).
+
+    Example:
+        >>> ones(2).data
+        array([1., 1.])
+    """
+    return _made(np.ones(_shape(shape), dtype=dtype), requires_grad, label)
+
+
+def zeros_like(t: Any, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape and dtype of ``t`` (a Tensor or an array).
+
+    Example:
+        >>> zeros_like(Tensor([1.0, 2.0])).data
+        array([0., 0.])
+    """
+    return _made(np.zeros_like(_data(t)), requires_grad, None)
+
+
+def ones_like(t: Any, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape and dtype of ``t`` (a Tensor or an array).
+
+    Example:
+        >>> ones_like(Tensor([1.0, 2.0])).data
+        array([1., 1.])
+    """
+    return _made(np.ones_like(_data(t)), requires_grad, None)
+
+
+def randn(*shape: Any, seed: int | None = None, rng: np.random.Generator | None = None,
+          scale: float = 1.0, dtype: Any = np.float64, requires_grad: bool = False,
+          label: str | None = None) -> Tensor:
+    """Standard normal samples times ``scale``, drawn from a seeded Generator.
+
+    ``seed`` makes a fresh Generator for this call; ``rng`` uses yours; otherwise the module's
+    Generator (seeded with 0 at import, reseed with `manual_seed`).
+
+    Example:
+        >>> bool((randn(2, 3, seed=7).data == randn(2, 3, seed=7).data).all())
+        True
+    """
+    gen = rng if rng is not None else (np.random.default_rng(seed) if seed is not None else _rng)
+    arr = gen.standard_normal(_shape(shape))
+    if scale != 1.0:
+        arr *= scale
+    return _made(arr.astype(dtype, copy=False), requires_grad, label)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, *, dtype: Any = np.float64,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in [start, stop), as ``np.arange`` (float64 by default).
+
+    Example:
+        >>> arange(3).data
+        array([0., 1., 2.])
+    """
+    arr = np.arange(start, stop, step, dtype=dtype) if stop is not None else np.arange(
+        start, dtype=dtype)
+    return _made(arr, requires_grad, None)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = np.float64,
+        requires_grad: bool = False) -> Tensor:
+    """The n×m identity matrix (square by default).
+
+    Example:
+        >>> eye(2).data
+        array([[1., 0.],
+               [0., 1.]])
+    """
+    return _made(np.eye(n, m, dtype=dtype), requires_grad, None)
+
+
+def one_hot(labels: Any, m: int, *, dtype: Any = np.float64) -> Tensor:
+    """Rows of the m×m identity picked by integer ``labels`` in 0..m-1 (a constant Tensor).
+
+    The result has shape ``labels.shape + (m,)``. Labels must be integers in [0, m): course
+    notation with classes 1..m needs ``labels - 1``.
+
+    Example:
+        >>> one_hot([0, 2], 3).data
+        array([[1., 0., 0.],
+               [0., 0., 1.]])
+    """
+    lab = np.asarray(_data(labels))
+    if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 1:
+        raise ValueError(f"one_hot: the number of classes m must be a positive int, got {m!r}")
+    if lab.dtype.kind == "f":
+        if lab.size and not np.all(np.isfinite(lab) & (lab == np.round(lab))):
+            raise ValueError("one_hot: labels must be whole numbers, got non-integer values "
+                             f"{_short(lab[~(np.isfinite(lab) & (lab == np.round(lab)))][:5])}")
+        lab = lab.astype(np.intp)
+    elif lab.dtype.kind not in "iu" and lab.size:
+        raise TypeError(f"one_hot: labels must be integers, got dtype {lab.dtype}")
+    lab = lab.astype(np.intp, copy=False)
+    bad = (lab < 0) | (lab >= m)
+    if bad.any():
+        hint = (" (labels look 1-based: pass labels - 1)" if lab.size and lab.min() >= 1
+                and lab.max() == m else "")
+        raise ValueError(f"one_hot: labels must lie in 0..{m - 1} for m={m}, got "
+                         f"{_short(np.unique(lab[bad])[:5].tolist())}{hint}")
+    return _made(np.eye(m, dtype=dtype)[lab], False, None)
+
+
+# -------------------------------------------------------------------------------- ops as functions
 
 def matmul(x: Any, y: Any) -> Tensor:
     """Matrix product with numpy semantics (1-D, 2-D and batched N-D operands).
@@ -395,19 +1048,268 @@ def matmul(x: Any, y: Any) -> Tensor:
         >>> matmul(Tensor(np.eye(2)), Tensor([1.0, 2.0])).data
         array([1., 2.])
     """
-    x, y = _lift(x, "@"), _lift(y, "@")
-    if x.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"matmul: operands must have at least 1 axis, got shapes {x.shape} and "
-                         f"{y.shape}; use * for scalars")
-    kx = x.shape[-1]
-    ky = y.shape[-2] if y.ndim >= 2 else y.shape[0]
+    x = _lift(x, "@", y if isinstance(y, Tensor) else None)
+    y = _lift(y, "@", x)
+    xs = x.data.shape
+    ys = y.data.shape
+    if not xs or not ys:
+        raise ValueError(f"matmul: operands must have at least 1 axis, got shapes {xs} and "
+                         f"{ys}; use * for scalars")
+    kx = xs[-1]
+    ky = ys[-2] if len(ys) >= 2 else ys[0]
     if kx != ky:
         raise ValueError(
-            f"matmul: shapes {x.shape} @ {y.shape} do not align: the last axis of the left "
-            f"({kx}) must equal the {'second-to-last' if y.ndim >= 2 else 'only'} axis of the right "
+            f"matmul: shapes {xs} @ {ys} do not align: the last axis of the left "
+            f"({kx}) must equal the {'second-to-last' if len(ys) >= 2 else 'only'} axis of the right "
             f"({ky}). Transpose one operand (.T) or check the layer sizes.")
+    if len(xs) > 2 or len(ys) > 2:
+        try:
+            np.broadcast_shapes(xs[:-2], ys[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch axes of {xs} and {ys} do not broadcast") from None
+    return _binary(TR.MATMUL, x, y)
+
+
+def _pair(x: Any, y: Any, op: str) -> tuple[Tensor, Tensor]:
+    a = _lift(x, op, y if isinstance(y, Tensor) else None)
+    b = _lift(y, op, a)
     try:
-        np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
+        np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"matmul: batch axes of {x.shape} and {y.shape} do not broadcast") from None
-    return _apply(TR.MATMUL, (x, y))
+        raise ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+    return a, b
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    """Elementwise max(x, y) with broadcasting; at ties each side gets half the gradient.
+
+    Example:
+        >>> maximum(Tensor([1.0, 4.0]), Tensor([3.0, 2.0])).data
+        array([3., 4.])
+    """
+    a, b = _pair(x, y, "maximum")
+    return _binary(TR.MAXIMUM, a, b)
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    """Elementwise min(x, y) with broadcasting; at ties each side gets half the gradient.
+
+    Example:
+        >>> minimum(Tensor([1.0, 4.0]), 2.0).data
+        array([1., 2.])
+    """
+    a, b = _pair(x, y, "minimum")
+    return _binary(TR.MINIMUM, a, b)
+
+
+def where(cond: Any, x: Any, y: Any) -> Tensor:
+    """``x`` where ``cond`` is true, else ``y`` (broadcasting); ``cond`` is a constant mask.
+
+    Example:
+        >>> t = Tensor([-1.0, 2.0], requires_grad=True)
+        >>> where(t > 0, t, 0.0).data
+        array([0., 2.])
+    """
+    c = np.asarray(_data(cond))
+    if c.dtype != np.bool_:
+        if c.dtype.kind not in "iuf":
+            raise TypeError(f"where: the condition must be a bool array, got dtype {c.dtype}")
+        c = c != 0
+    a, b = _pair(x, y, "where")
+    try:
+        np.broadcast_shapes(c.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where: the condition {c.shape} and the branches {a.shape}, {b.shape} "
+                         "do not broadcast") from None
+    da, db = a.data.dtype, b.data.dtype
+    if da != db:
+        a, b = _promote((a, b))
+    return _apply(TR.WHERE, (a, b), {"cond": c})
+
+
+def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
+    """Clamp to [low, high] (None: no bound on that side); gradient 1{low ≤ x ≤ high}.
+
+    Example:
+        >>> clip(Tensor([-2.0, 0.5, 3.0]), 0.0, None).data
+        array([0. , 0.5, 3. ])
+    """
+    t = _lift(x, "clip")
+    if low is None and high is None:
+        raise ValueError("clip: give at least one of low and high")
+    for name, v in (("low", low), ("high", high)):
+        if v is not None and (np.ndim(v) != 0 or isinstance(v, Node)):
+            raise TypeError(f"clip: {name} must be a number (a constant bound), got {_short(v)}; "
+                            "for tensor bounds use maximum/minimum")
+    lo = None if low is None else float(low)
+    hi = None if high is None else float(high)
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"clip: low={lo} is greater than high={hi}")
+    return _apply(TR.CLIP, (t,), {"low": lo, "high": hi})
+
+
+def _gather(items: Any, op: str) -> tuple[Tensor, ...]:
+    if isinstance(items, Tensor | np.ndarray):
+        raise TypeError(f"{op}: expected a sequence of tensors, got a single "
+                        f"{type(items).__name__}; pass a list such as [a, b]")
+    seq = list(items)
+    if not seq:
+        raise ValueError(f"{op}: needs at least one tensor")
+    like = next((t for t in seq if isinstance(t, Tensor)), None)
+    ts = tuple(_lift(t, op, like) for t in seq)
+    dts = {t.data.dtype for t in ts}
+    if len(dts) > 1:
+        ts = _promote(ts)
+    return ts
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis; the VJP hands each input its slice of g.
+
+    Example:
+        >>> concatenate([Tensor([1.0]), Tensor([2.0, 3.0])]).data
+        array([1., 2., 3.])
+    """
+    ts = _gather(tensors, "concatenate")
+    nd = ts[0].ndim
+    if nd == 0:
+        raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
+    ax = _axis(axis, nd, "concatenate")
+    ref = ts[0].shape
+    for t in ts:
+        if t.ndim != nd or any(n != r for i, (n, r) in enumerate(zip(t.shape, ref)) if i != ax % nd):
+            raise ValueError(f"concatenate: shapes {[t.shape for t in ts]} must agree on every axis "
+                             f"but axis {ax}")
+    if len(ts) == 1:
+        return ts[0]
+    return _apply(TR.CONCATENATE, ts, {"axis": ax % nd})
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Stack tensors of one shape along a new axis.
+
+    Example:
+        >>> stack([Tensor([1.0, 2.0]), Tensor([3.0, 4.0])], axis=1).data
+        array([[1., 3.],
+               [2., 4.]])
+    """
+    ts = _gather(tensors, "stack")
+    shapes = {t.shape for t in ts}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in ts]}")
+    nd = ts[0].ndim + 1
+    ax = _axis(axis, nd, "stack")
+    return _apply(TR.STACK, ts, {"axis": ax % nd})
+
+
+# ------------------------------------------------------------------------------- numpy dispatch
+
+def _u(method: str) -> Callable[[Any], Tensor]:
+    return lambda x: getattr(_lift(x, method), method)()
+
+
+def _ufunc_power(x: Any, y: Any) -> Tensor:
+    if isinstance(x, Tensor):
+        return x ** (y if not isinstance(y, np.ndarray) or y.ndim else y.item())
+    return _lift(x, "**", y) ** y
+
+
+_UFUNCS: dict[str, Callable[..., Tensor]] = {
+    "add": lambda x, y: _lift(x, "+", y if isinstance(y, Tensor) else None) + y,
+    "subtract": lambda x, y: _lift(x, "-", y if isinstance(y, Tensor) else None) - y,
+    "multiply": lambda x, y: _lift(x, "*", y if isinstance(y, Tensor) else None) * y,
+    "divide": lambda x, y: _lift(x, "/", y if isinstance(y, Tensor) else None) / y,
+    "power": _ufunc_power,
+    "matmul": matmul,
+    "maximum": maximum,
+    "minimum": minimum,
+    "negative": lambda x: -_lift(x, "-"),
+    "positive": lambda x: _lift(x, "+"),
+    "square": lambda x: _lift(x, "square") ** 2,
+    "absolute": _u("abs"),
+    "sign": _u("sign"),
+    "exp": _u("exp"),
+    "log": _u("log"),
+    "sqrt": _u("sqrt"),
+    "tanh": _u("tanh"),
+    "sin": _u("sin"),
+    "cos": _u("cos"),
+}
+
+# ufuncs without a gradient that only read the data (comparisons, predicates)
+_PREDICATES = frozenset({
+    "isfinite", "isnan", "isinf", "signbit", "greater", "greater_equal", "less", "less_equal",
+    "equal", "not_equal", "logical_and", "logical_or", "logical_not", "logical_xor",
+})
+
+
+def _np_sum(a: Any, axis: Axis = None, **kw: Any) -> Tensor:
+    return _lift(a, "sum").sum(axis, **kw)
+
+
+def _np_mean(a: Any, axis: Axis = None, **kw: Any) -> Tensor:
+    return _lift(a, "mean").mean(axis, **kw)
+
+
+def _np_max(a: Any, axis: Axis = None, **kw: Any) -> Tensor:
+    return _lift(a, "max").max(axis, **kw)
+
+
+def _np_min(a: Any, axis: Axis = None, **kw: Any) -> Tensor:
+    return _lift(a, "min").min(axis, **kw)
+
+
+def _np_var(a: Any, axis: Axis = None, **kw: Any) -> Tensor:
+    return _lift(a, "var").var(axis, **kw)
+
+
+def _np_transpose(a: Any, axes: Any = None) -> Tensor:
+    return _lift(a, "transpose").transpose(axes)
+
+
+def _np_squeeze(a: Any, axis: Axis = None) -> Tensor:
+    return _lift(a, "squeeze").squeeze(axis)
+
+
+def _np_expand_dims(a: Any, axis: int) -> Tensor:
+    return _lift(a, "expand_dims").unsqueeze(axis)
+
+
+def _np_clip(a: Any, a_min: Any = None, a_max: Any = None, **kw: Any) -> Tensor:
+    _no_numpy_extras("clip", kw)
+    return clip(a, a_min, a_max)
+
+
+def _np_where(cond: Any, x: Any = None, y: Any = None) -> Tensor:
+    if x is None or y is None:
+        raise TypeError("np.where(cond) with one argument on a Tensor: use np.nonzero(t.data)")
+    return where(cond, x, y)
+
+
+_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
+    "sum": _np_sum,
+    "mean": _np_mean,
+    "max": _np_max,
+    "amax": _np_max,
+    "min": _np_min,
+    "amin": _np_min,
+    "var": _np_var,
+    "reshape": lambda a, *shape, **kw: _lift(a, "reshape").reshape(*shape, **kw),
+    "transpose": _np_transpose,
+    "squeeze": _np_squeeze,
+    "expand_dims": _np_expand_dims,
+    "broadcast_to": lambda a, shape: _lift(a, "broadcast_to").broadcast_to(shape),
+    "concatenate": lambda arrays, axis=0: concatenate(arrays, axis),
+    "stack": lambda arrays, axis=0: stack(arrays, axis),
+    "where": _np_where,
+    "clip": _np_clip,
+    "matmul": matmul,
+}
+
+# numpy functions whose result has no gradient: they read the data
+_READ_ONLY = frozenset({
+    "shape", "ndim", "size", "allclose", "isclose", "array_equal", "array_equiv", "argmax",
+    "argmin", "argsort", "nonzero", "count_nonzero", "result_type", "may_share_memory",
+    "shares_memory", "iscomplexobj", "isrealobj", "array_repr", "array_str", "array2string",
+    "any", "all", "unique", "searchsorted",
+})

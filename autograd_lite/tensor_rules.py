@@ -191,5 +191,235 @@ LOGSUMEXP = defrule(
     nodes=_T,
 )
 
-# silence "unused" for helpers other rule modules import from here
-_ = (_times, raw)
+# ------------------------------------------------------------------------------ elementwise, Tensor-only
+
+
+def _dtype_of(x: Any) -> Any:
+    """The float dtype to build raw masks in (so float32 graphs stay float32)."""
+    d = raw(x)
+    dt = getattr(d, "dtype", None)
+    return dt if dt is not None and dt.kind == "f" else np.float64
+
+
+def _inside(x: Any, low: Any, high: Any) -> Any:
+    """1{low ≤ x ≤ high} as raw data in x's float dtype (a bound of None is open)."""
+    d = raw(x)
+    if low is None:
+        m = d <= high
+    elif high is None:
+        m = d >= low
+    else:
+        m = (d >= low) & (d <= high)
+    return m.astype(_dtype_of(d))
+
+
+CLIP = defrule(
+    "clip", "clip(x, low, high);  d/dx = 1{low ≤ x ≤ high} (1 at the bounds, as PyTorch)",
+    forward=lambda x, *, low=None, high=None: np.clip(x, low, high),
+    vjp=lambda g, ans, x, *, low=None, high=None: (g * _inside(x, low, high),),
+    jvp=lambda t, ans, x, *, low=None, high=None: t[0] * _inside(x, low, high),
+    nodes=_T,
+)
+
+
+def _share(x: Any, y: Any, larger: bool) -> Any:
+    """The part of the gradient of max(x, y) (or min) that goes to x: 1, 0, or ½ at ties."""
+    xd, yd = raw(x), raw(y)
+    win = (xd > yd) if larger else (xd < yd)
+    w = win.astype(_dtype_of(xd))
+    tie = xd == yd
+    if np.any(tie):
+        w = w + 0.5 * tie
+    return w
+
+
+def _minmax_vjp(larger: bool) -> Any:
+    def vjp(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        w = _share(x, y, larger)
+        return g * w, g * (1.0 - w)
+    return vjp
+
+
+def _minmax_jvp(larger: bool) -> Any:
+    def jvp(t: Any, ans: Any, x: Any, y: Any) -> Any:
+        w = _share(x, y, larger)
+        return _plus(_times(t[0], w), _times(t[1], 1.0 - w))
+    return jvp
+
+
+MAXIMUM = defrule(
+    "maximum", "max(x, y) elementwise;  ∂/∂x = 1{x > y}, ∂/∂y = 1{y > x}, ½ each at ties",
+    forward=np.maximum,
+    vjp=_minmax_vjp(True),
+    jvp=_minmax_jvp(True),
+    nodes=_T,
+)
+
+MINIMUM = defrule(
+    "minimum", "min(x, y) elementwise;  ∂/∂x = 1{x < y}, ∂/∂y = 1{y < x}, ½ each at ties",
+    forward=np.minimum,
+    vjp=_minmax_vjp(False),
+    jvp=_minmax_jvp(False),
+    nodes=_T,
+)
+
+
+def _mask(cond: Any, like: Any) -> Any:
+    return np.asarray(cond).astype(_dtype_of(like))
+
+
+def _where_vjp(g: Any, ans: Any, x: Any, y: Any, *, cond: Any) -> tuple[Any, Any]:
+    m = _mask(cond, ans)
+    return g * m, g * (1.0 - m)
+
+
+WHERE = defrule(
+    "where", "where(c, x, y) = x if c else y (c constant);  ∂/∂x = 1{c}, ∂/∂y = 1{not c}",
+    forward=lambda x, y, *, cond: np.where(cond, x, y),
+    vjp=_where_vjp,
+    jvp=lambda t, ans, x, y, *, cond: _plus(_times(t[0], _mask(cond, ans)),
+                                            _times(t[1], 1.0 - _mask(cond, ans))),
+    nodes=_T,
+)
+
+ASTYPE = defrule(
+    "astype", "cast x to another float dtype;  the gradient is cast back to x's dtype",
+    forward=lambda x, *, dtype: x.astype(dtype),
+    vjp=lambda g, ans, x, *, dtype: (g.astype(x.dtype),),
+    jvp=lambda t, ans, x, *, dtype: t[0].astype(dtype),
+    nodes=_T,
+)
+
+# ------------------------------------------------------------------------- max, min, var reductions
+
+
+def _argmax_share(x: Any, ans: Any, axis: Any, keepdims: bool) -> Any:
+    """Where x attains its reduced max/min, as weights summing to 1 per reduced slice (ties split)."""
+    xd = raw(x)
+    m = raw(ans)
+    if not keepdims and axis is not None:
+        m = np.expand_dims(m, _norm_axis(axis, xd.ndim))
+    hit = (xd == m).astype(_dtype_of(xd))
+    return hit / hit.sum(axis=axis, keepdims=True)
+
+
+def _extreme_rule(name: str, fn: Any, word: str) -> Any:
+    return defrule(
+        name, f"{word} of x over axis;  ∂/∂x = 1 at the {word}imum (split evenly between ties)",
+        forward=lambda x, *, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims),
+        vjp=lambda g, ans, x, *, axis=None, keepdims=False: (
+            expand_to(g, x.shape, axis, keepdims) * _argmax_share(x, ans, axis, keepdims),),
+        jvp=lambda t, ans, x, *, axis=None, keepdims=False: (
+            t[0] * _argmax_share(x, ans, axis, keepdims)).sum(axis=axis, keepdims=keepdims),
+        nodes=_T,
+    )
+
+
+MAX = _extreme_rule("max", np.max, "max")
+MIN = _extreme_rule("min", np.min, "min")
+
+
+def _centred(x: Any, axis: Any, ddof: int) -> Any:
+    """2 (x - mean(x)) / (n - ddof): the derivative of var(x) with respect to x."""
+    n = _count(x.shape, axis) - ddof
+    return (x - x.mean(axis=axis, keepdims=True)) * (2.0 / n)
+
+
+VAR = defrule(
+    "var", "(1/(n - ddof)) Σ (x - x̄)² over axis;  ∂/∂x = 2 (x - x̄)/(n - ddof)",
+    forward=lambda x, *, axis=None, keepdims=False, ddof=0: np.var(x, axis=axis, keepdims=keepdims,
+                                                                    ddof=ddof),
+    vjp=lambda g, ans, x, *, axis=None, keepdims=False, ddof=0: (
+        expand_to(g, x.shape, axis, keepdims) * _centred(x, axis, ddof),),
+    jvp=lambda t, ans, x, *, axis=None, keepdims=False, ddof=0: (
+        t[0] * _centred(x, axis, ddof)).sum(axis=axis, keepdims=keepdims),
+    nodes=_T,
+)
+
+# ---------------------------------------------------------------------------------------- indexing
+
+
+def _basic(index: tuple[Any, ...]) -> bool:
+    """True when ``index`` holds no arrays (so every element is picked at most once)."""
+    for i in index:
+        if isinstance(i, np.ndarray):
+            return False
+    return True
+
+
+def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
+    """zeros(shape) with ``g`` added at ``index`` (repeated indices add up); arrays or nodes."""
+    if isinstance(g, np.ndarray):
+        out = np.zeros(shape, dtype=g.dtype)
+        if _basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+    return g._scatter_add(index, shape)
+
+
+GETITEM = defrule(
+    "getitem", "x[index] (basic or integer-array index);  VJP scatter-adds g into zeros at index",
+    forward=lambda x, *, index: x[index],
+    vjp=lambda g, ans, x, *, index: (scatter_add(g, index, x.shape),),
+    jvp=lambda t, ans, x, *, index: t[0][index],
+    nodes=_T,
+)
+
+SCATTER_ADD = defrule(
+    "scatter_add", "zeros(shape) with x added at index (repeats add);  VJP: g[index]",
+    forward=lambda x, *, index, shape: scatter_add(x, index, shape),
+    vjp=lambda g, ans, x, *, index, shape: (g[index],),
+    jvp=lambda t, ans, x, *, index, shape: scatter_add(t[0], index, shape),
+    nodes=_T,
+)
+
+# --------------------------------------------------------------------------------- concatenate, stack
+
+
+def _join(items: list[Any], axis: int, how: str) -> Any:
+    """np.concatenate / np.stack on arrays; the Tensor op when any item is a node."""
+    for x in items:
+        if not isinstance(x, np.ndarray | np.generic | float | int):
+            return getattr(type(x), "_" + how)(items, axis)
+    return np.concatenate(items, axis) if how == "concatenate" else np.stack(items, axis)
+
+
+def _fill(ts: tuple[Any, ...], xs: tuple[Any, ...]) -> list[Any]:
+    """Tangents with None (zero) replaced by zeros of the matching input's shape."""
+    return [np.zeros_like(raw(x)) if t is None else t for t, x in zip(ts, xs)]
+
+
+def _concat_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
+    lead = (slice(None),) * (axis % ans.ndim)
+    out = []
+    start = 0
+    for x in xs:
+        stop = start + x.shape[axis]
+        out.append(g[(*lead, slice(start, stop))])
+        start = stop
+    return tuple(out)
+
+
+CONCATENATE = defrule(
+    "concatenate", "join x₁, …, x_k along an axis;  VJP: the matching slices of g",
+    forward=lambda *xs, axis: np.concatenate(xs, axis),
+    vjp=_concat_vjp,
+    jvp=lambda t, ans, *xs, axis: _join(_fill(t, xs), axis, "concatenate"),
+    nodes=_T,
+)
+
+
+def _stack_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
+    lead = (slice(None),) * (axis % ans.ndim)
+    return tuple(g[(*lead, i)] for i in range(len(xs)))
+
+
+STACK = defrule(
+    "stack", "stack x₁, …, x_k along a new axis;  VJP: g taken at each position of that axis",
+    forward=lambda *xs, axis: np.stack(xs, axis),
+    vjp=_stack_vjp,
+    jvp=lambda t, ans, *xs, axis: _join(_fill(t, xs), axis, "stack"),
+    nodes=_T,
+)

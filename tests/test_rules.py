@@ -49,7 +49,44 @@ CASES: dict[str, Case] = {
     "softmax": Case(shapes=[((3, 5),)], static={"axis": -1}),
     "log_softmax": Case(shapes=[((3, 5),)], static={"axis": 0}),
     "logsumexp": Case(shapes=[((3, 5),)], static={"axis": 1, "keepdims": False}),
+    "clip": Case(shapes=[((4,),), ((2, 3),)], avoid=0.5, static={"low": -1.0, "high": 0.5},
+                 make=lambda rng, shapes: [_away(rng.uniform(-2, 2, size=shapes[0]), (-1.0, 0.5))]),
+    "maximum": Case(shapes=BCAST, make=lambda rng, shapes: _distinct(rng, shapes)),
+    "minimum": Case(shapes=BCAST, make=lambda rng, shapes: _distinct(rng, shapes)),
+    "where": Case(shapes=BCAST, static=lambda shapes: {
+        "cond": np.arange(int(np.prod(np.broadcast_shapes(*shapes)))).reshape(
+            np.broadcast_shapes(*shapes)) % 3 == 0}),
+    "astype": Case(shapes=[((2, 3),)], static={"dtype": np.dtype(np.float64)}),
+    "max": Case(shapes=[((3, 4),)], static={"axis": 1, "keepdims": False},
+                make=lambda rng, shapes: [rng.permutation(12).reshape(3, 4) / 3.0]),
+    "min": Case(shapes=[((3, 4),)], static={"axis": (0, 1), "keepdims": True},
+                make=lambda rng, shapes: [rng.permutation(12).reshape(3, 4) / 3.0]),
+    "var": Case(shapes=[((3, 4),)], static={"axis": 0, "keepdims": False, "ddof": 1}),
+    "getitem": Case(shapes=[((4, 3),)], static={"index": (np.array([0, 2, 2, 3, 0]), slice(1, None))}),
+    "scatter_add": Case(shapes=[((5, 2),)],
+                        static={"index": (np.array([0, 2, 2, 3, 0]), slice(1, None)), "shape": (4, 3)}),
+    "concatenate": Case(shapes=[((2, 3), (1, 3), (4, 3)), ((2,), (3,))], static={"axis": 0}),
+    "stack": Case(shapes=[((2, 3), (2, 3), (2, 3))], static={"axis": 1}),
 }
+
+
+def _away(x: np.ndarray, kinks: tuple[float, ...]) -> np.ndarray:
+    """Move points within 0.05 of a kink 0.1 away from it (finite differences need smoothness)."""
+    for k in kinks:
+        near = np.abs(x - k) < 0.05
+        x = np.where(near, k + 0.1 * np.sign(x - k + 1e-12), x)
+    return x
+
+
+def _distinct(rng: np.random.Generator, shapes: tuple) -> list[np.ndarray]:
+    """Two operands whose broadcast values never come within 0.1 of each other (no ties)."""
+    x = rng.uniform(-2, 2, size=shapes[0])
+    y = rng.uniform(-2, 2, size=shapes[1])
+    xb, yb = np.broadcast_arrays(x, y)
+    while np.any(np.abs(xb - yb) < 0.1):
+        y = rng.uniform(-2, 2, size=shapes[1])
+        xb, yb = np.broadcast_arrays(x, y)
+    return [x, y]
 
 # extra static variants worth a run each
 EXTRA: list[tuple[str, tuple[tuple[int, ...], ...], dict]] = [
@@ -59,6 +96,15 @@ EXTRA: list[tuple[str, tuple[tuple[int, ...], ...], dict]] = [
     ("logsumexp", ((2, 3),), {"axis": None, "keepdims": False}),
     ("pow", ((3,),), {"exponent": -1.0}),
     ("pow", ((3,),), {"exponent": 3.0}),
+    ("clip", ((2, 3),), {"low": None, "high": 0.5}),
+    ("clip", ((2, 3),), {"low": -0.5, "high": None}),
+    ("var", ((2, 3, 4),), {"axis": (0, 2), "keepdims": True, "ddof": 0}),
+    ("var", ((5,),), {"axis": None, "keepdims": False, "ddof": 0}),
+    ("getitem", ((3, 4),), {"index": (1, slice(None, None, 2))}),
+    ("getitem", ((3, 4),), {"index": (None, Ellipsis, np.array([3, 3, 1]))}),
+    ("getitem", ((3, 4),), {"index": (np.array([[True, False, True, True]] * 3),)}),
+    ("concatenate", ((2, 1), (2, 3)), {"axis": -1}),
+    ("stack", ((3,), (3,)), {"axis": -1}),
 ]
 
 
