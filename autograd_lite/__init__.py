@@ -37,9 +37,33 @@ __all__ = [
 
 # Each block below belongs to one area; edit only your own block (imports + __all__ additions).
 # --- tensor ops (issue 3) ---
+from .tensor import (
+    arange,
+    clip,
+    concatenate,
+    eye,
+    manual_seed,
+    matmul,
+    maximum,
+    minimum,
+    one_hot,
+    ones,
+    ones_like,
+    randn,
+    stack,
+    where,
+    zeros,
+    zeros_like,
+)
+
+__all__ += ["arange", "clip", "concatenate", "eye", "manual_seed", "matmul", "maximum", "minimum",
+            "one_hot", "ones", "ones_like", "randn", "stack", "where", "zeros", "zeros_like"]
 # --- end tensor ops ---
 
 # --- derivative toolkit (issue 4) ---
+from .functional.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
+
+__all__ += ["grad", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp"]
 # --- end derivative toolkit ---
 
 # --- models and training (issue 5) ---
