@@ -373,7 +373,7 @@ def _log_base(x: Any) -> Any:
         if d > 0:
             return log(x)
         return 0.0 if d == 0 else math.nan
-    if _is_array(d):
+    if _is_array(x):  # raw data; a Tensor node goes on to the node path (create_graph)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(d > 0, np.log(np.where(d > 0, d, 1.0)), np.where(d == 0, 0.0, np.nan))
     safe = x.data > 0

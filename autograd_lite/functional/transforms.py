@@ -1,0 +1,585 @@
+"""Derivative transforms of Python functions: grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp.
+
+A transform takes a Python function of `Value`s, `Tensor`s, arrays or floats and returns its
+derivative. Arguments being differentiated are *lifted*: a float becomes a `Value` and an array (or
+a list of numbers) a float `Tensor`, both with ``requires_grad=True``. Results are plain floats and
+ndarrays, unless a differentiated argument was already a node: then the results are nodes too,
+built with ``create_graph``, so they can be differentiated again (that is how ``grad(grad(f))``,
+`hessian` and `hvp` work).
+
+The reverse sweep used here (`gradients`) never writes ``.grad`` and never marks a graph as
+consumed: a transform has no side effect on the nodes it is given. Forward mode (`jvp`,
+``jacobian(mode="fwd")``) pushes tangents through the JVP rules of the recorded graph
+(`autograd_lite.engine.push_tangents`), reverse mode runs the VJP rules; both come from the one
+rule table.
+
+Example:
+    >>> import numpy as np
+    >>> from autograd_lite import grad, jacobian
+    >>> grad(lambda x: (x * x).sum())(np.array([1.0, 2.0]))
+    array([2., 4.])
+    >>> jacobian(lambda x: x.tanh(), mode="fwd")(0.0)
+    1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..engine import (
+    Node,
+    _anomaly_check,
+    enable_grad,
+    is_anomaly_enabled,
+    no_grad,
+    push_tangents,
+    toposort,
+    unbroadcast,
+)
+from ..tensor import Tensor
+from ..value import Value
+
+__all__ = ["gradients", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
+
+Argnums = int | tuple[int, ...]
+
+
+# ------------------------------------------------------------------------------------ the reverse sweep
+
+def gradients(outputs: Any, inputs: Any, gradient: Any = None, *,
+              create_graph: bool = False) -> tuple[Any, ...]:
+    """d(outputs)/d(inputs) contracted with ``gradient``, as a tuple aligned with ``inputs``.
+
+    Like ``backward`` but without side effects: no ``.grad`` is written, the graph stays usable,
+    and only the nodes lying between the outputs and the requested inputs are visited. Inputs the
+    outputs do not depend on get a zero gradient. ``create_graph=True`` runs the VJP rules on
+    nodes, so the returned gradients are graphs themselves.
+
+    Args:
+        outputs: a node, or a sequence of nodes.
+        inputs: a node, or a sequence of nodes (leaves or intermediates).
+        gradient: the cotangent of each output (``None``: 1 for a scalar output).
+        create_graph: return gradient nodes that can be differentiated again.
+
+    Example:
+        >>> from autograd_lite import Value
+        >>> x = Value(3.0); h = x * x; y = h + x
+        >>> gradients(y, (x, h))
+        (7.0, 1.0)
+        >>> x.grad          # untouched
+        0.0
+    """
+    outs = (outputs,) if isinstance(outputs, Node) else tuple(outputs)
+    wrt = (inputs,) if isinstance(inputs, Node) else tuple(inputs)
+    if gradient is None:
+        seeds: tuple[Any, ...] = tuple(_unit_seed(o) for o in outs)
+    else:
+        seeds = (gradient,) if len(outs) == 1 and isinstance(outputs, Node) else tuple(gradient)
+        if len(seeds) != len(outs):
+            raise ValueError(f"gradients(): {len(seeds)} cotangents for {len(outs)} outputs")
+        seeds = tuple(o._check_seed(s) for o, s in zip(outs, seeds))
+    for x in (*outs, *wrt):
+        if not isinstance(x, Node):
+            raise TypeError(f"gradients(): expected nodes (Value or Tensor), got {type(x).__name__}")
+    found = _pullback(outs, seeds, wrt, create_graph)
+    return tuple(found[x] if x in found else _zeros_like(x, create_graph) for x in wrt)
+
+
+def _unit_seed(o: Node) -> Any:
+    if isinstance(o, Tensor) and o.data.size != 1:
+        raise ValueError(
+            f"gradients(): the output has shape {o.data.shape}, not a scalar; pass gradient= (the "
+            "cotangent, an array of that shape), or reduce the output first (.sum(), .mean()).")
+    return o._seed()
+
+
+def _zeros_like(x: Node, as_node: bool) -> Any:
+    z = x._zero_tangent()
+    return type(x)._constant(z) if as_node else z
+
+
+def _pullback(outs: tuple[Node, ...], seeds: tuple[Any, ...], wrt: tuple[Node, ...],
+              create_graph: bool) -> dict[Node, Any]:
+    """The reverse sweep restricted to nodes between ``outs`` and ``wrt``; returns {input: grad}."""
+    order = toposort(*outs)
+    targets = set(wrt)
+    relevant: set[Node] = set()
+    for node in order:  # creation order: parents first
+        if node in targets or any(p in relevant for p in node._parents):
+            relevant.add(node)
+    pending: dict[Node, Any] = {}
+    for o, s in zip(outs, seeds):
+        if o in relevant:
+            if create_graph and not isinstance(s, Node):
+                s = type(o)._constant(s)
+            pending[o] = s if o not in pending else pending[o] + s
+    found: dict[Node, Any] = {}
+    anomaly = is_anomaly_enabled()
+    with enable_grad() if create_graph else no_grad():
+        for node in reversed(order):
+            g = pending.pop(node, None)
+            if g is None:
+                continue
+            if node in targets:
+                found[node] = g
+            parents = node._parents
+            if not parents or not any(p in relevant for p in parents):
+                continue
+            static = node._static or {}
+            if create_graph:
+                grads = node._rule.vjp(g, node, *parents, **static)
+            else:
+                grads = node._rule.vjp(g, node.data, *[p.data for p in parents], **static)
+            for p, pg in zip(parents, grads):
+                if pg is None or p not in relevant:
+                    continue
+                if node._broadcasts:
+                    pg = unbroadcast(pg, p.data.shape)
+                if anomaly:
+                    _anomaly_check(node, "backward", pg, parents, node.op)
+                old = pending.get(p)
+                pending[p] = pg if old is None else old + pg
+    return found
+
+
+# ------------------------------------------------------------------------------------ lifting arguments
+
+def _lift(x: Any, name: str, i: int) -> tuple[Node, bool]:
+    """A node to differentiate for argument ``x``, and whether ``x`` was a node already."""
+    if isinstance(x, Node):
+        if x.requires_grad:
+            return x, True
+        if isinstance(x, Tensor):
+            return Tensor(x.data, requires_grad=True, label=x.label), True
+        return Value(x.data, label=x.label), True
+    if isinstance(x, bool):
+        raise TypeError(f"{name}: argument {i} is a bool; differentiate with respect to a float or an "
+                        "array of floats")
+    if isinstance(x, int | float) or (isinstance(x, np.generic) and np.ndim(x) == 0
+                                      and not isinstance(x, np.bool_) and np.isrealobj(x)):
+        return Value(float(x)), False
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError):
+        arr = np.asarray(None)
+    if arr.dtype.kind in "iu":
+        arr = arr.astype(np.float64)
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name}: cannot differentiate with respect to argument {i} of type {type(x).__name__} "
+            "(dtype " + str(arr.dtype) + "); pass a float, an array of floats, a Value or a Tensor, or "
+            "leave it out of argnums")
+    return Tensor(arr, requires_grad=True), False
+
+
+def _norm_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[tuple[int, ...], bool]:
+    single = isinstance(argnums, int | np.integer)
+    nums = (int(argnums),) if isinstance(argnums, int | np.integer) else tuple(int(a) for a in argnums)
+    if not nums:
+        raise ValueError(f"{name}: argnums is empty; give an int or a tuple of ints")
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(f"{name}: argnums={argnums!r} but the function was called with {nargs} "
+                             f"positional argument(s)")
+    return tuple(a % nargs for a in nums), single
+
+
+class _Call:
+    """One call of the user's function on lifted arguments."""
+
+    __slots__ = ("as_nodes", "nodes", "out", "single")
+
+    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 argnums: Argnums, name: str) -> None:
+        nums, self.single = _norm_argnums(argnums, len(args), name)
+        new = list(args)
+        nodes = []
+        as_nodes = False
+        for i in nums:
+            node, was_node = _lift(args[i], name, i)
+            new[i] = node
+            nodes.append(node)
+            as_nodes |= was_node
+        self.nodes: tuple[Node, ...] = tuple(nodes)
+        self.as_nodes = as_nodes
+        with enable_grad():
+            self.out = f(*new, **kwargs)
+
+
+def _outputs(out: Any, name: str) -> tuple[tuple[Any, ...], bool]:
+    """The function's outputs as a tuple (a node, a number/array = constant), and if it was single."""
+    if isinstance(out, tuple | list):
+        return tuple(out), False
+    return (out,), True
+
+
+def _as_node_out(o: Any, like: Node, name: str) -> Node | None:
+    """The output as a node, or None when it is a constant (does not depend on the inputs)."""
+    if isinstance(o, Node):
+        return o
+    if isinstance(o, int | float | np.ndarray | np.generic):
+        return None
+    raise TypeError(f"{name}: the function returned a {type(o).__name__}; it must return a Value, a "
+                    "Tensor, a number or an array (or a tuple of those)")
+
+
+def _finish(x: Any, as_nodes: bool, like: Any = None) -> Any:
+    """Convert a result for the caller: nodes if the arguments were nodes, else floats / ndarrays."""
+    if as_nodes:
+        if isinstance(x, Node):
+            return x
+        if isinstance(like, Tensor) or (like is None and isinstance(x, np.ndarray)):
+            return Tensor(x)
+        return Value(float(x), requires_grad=False)
+    if isinstance(x, Node):
+        x = x.data
+    if isinstance(like, Value) or isinstance(x, float | int):
+        return float(x)
+    return np.asarray(x)
+
+
+def _scalar_seed(o: Any, name: str) -> Any:
+    if isinstance(o, Tensor) and o.data.size != 1:
+        raise ValueError(
+            f"{name}: the function must return a scalar, got a Tensor of shape {o.data.shape}; "
+            "reduce it (.sum(), .mean()), or use jacobian / vjp for vector outputs")
+    if isinstance(o, np.ndarray) and o.size != 1:
+        raise ValueError(f"{name}: the function must return a scalar, got an array of shape {o.shape}")
+    if isinstance(o, tuple | list):
+        raise TypeError(f"{name}: the function returned a {type(o).__name__}; return one scalar (use "
+                        "has_aux=True to return (value, extra))")
+    return o._seed() if isinstance(o, Node) else None
+
+
+# ------------------------------------------------------------------------------------------- grad
+
+def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0, *,
+                   has_aux: bool = False) -> Callable[..., Any]:
+    """A function returning ``(f(*args), grad f(*args))``; see `grad` for ``argnums``.
+
+    With ``has_aux=True``, ``f`` returns ``(value, aux)`` and the result is
+    ``((value, aux), gradient)``.
+
+    Example:
+        >>> from autograd_lite import value_and_grad
+        >>> value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 5.0)
+        (10.0, (5.0, 2.0))
+    """
+    name = f"value_and_grad({_fname(f)})"
+
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
+        call = _Call(f, args, kwargs, argnums, name)
+        out = call.out
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple | list) and len(out) == 2):
+                raise TypeError(f"{name}: has_aux=True needs f to return a pair (value, aux)")
+            out, aux = out
+        seed = _scalar_seed(out, name)
+        node = _as_node_out(out, call.nodes[0], name)
+        if node is None:
+            grads = tuple(_zeros_like(x, call.as_nodes) for x in call.nodes)
+        else:
+            found = _pullback((node,), (seed,), call.nodes, call.as_nodes)
+            grads = tuple(found[x] if x in found else _zeros_like(x, call.as_nodes) for x in call.nodes)
+        grads = tuple(_finish(g, call.as_nodes, x) for g, x in zip(grads, call.nodes))
+        value = out if call.as_nodes and isinstance(out, Node) else _finish(out, False, out)
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = float(value)
+        result = grads[0] if call.single else grads
+        return ((value, aux), result) if has_aux else (value, result)
+
+    value_and_grad_f.__name__ = f"value_and_grad_{_fname(f)}"
+    return value_and_grad_f
+
+
+def grad(f: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = False) -> Callable[..., Any]:
+    """The gradient of a scalar function, as a function of the same arguments.
+
+    ``argnums`` (an int or a tuple of ints) says which positional arguments to differentiate; a
+    tuple gives a tuple of gradients. Each gradient has its argument's shape (a float for a float
+    argument). Floats and arrays are lifted to nodes; the results are floats / ndarrays, or nodes
+    (differentiable again) when the arguments were nodes. With ``has_aux=True`` ``f`` returns
+    ``(value, aux)`` and the result is ``(gradient, aux)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite import grad
+        >>> grad(lambda x: x.sigmoid())(0.0)
+        0.25
+        >>> grad(grad(lambda x: x ** 3))(2.0)    # d²/dx² x³ = 6x
+        12.0
+        >>> A = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> grad(lambda x: 0.5 * ((A @ x) ** 2).sum())(np.array([1.0, 0.0]))   # Aᵀ A x
+        array([10., 14.])
+    """
+    vg = value_and_grad(f, argnums, has_aux=has_aux)
+
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    grad_f.__name__ = f"grad_{_fname(f)}"
+    return grad_f
+
+
+def _fname(f: Any) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+# ------------------------------------------------------------------------------------------- vjp / jvp
+
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """Evaluate ``f(*primals)`` and return ``(out, vjp_fn)``; ``vjp_fn(v)`` gives vᵀ J for each primal.
+
+    ``vjp_fn`` can be called many times (the graph is kept); it returns a tuple aligned with the
+    primals. For a tuple output, pass a tuple of cotangents.
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite import vjp
+        >>> B = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+        >>> out, vjp_fn = vjp(lambda x: B @ x, np.ones(2))
+        >>> vjp_fn(np.array([1.0, 0.0, 0.0]))      # first row of the Jacobian B
+        (array([1., 2.]),)
+    """
+    name = f"vjp({_fname(f)})"
+    if not primals:
+        raise TypeError(f"{name}: give at least one primal to differentiate")
+    call = _Call(f, primals, {}, tuple(range(len(primals))), name)
+    outs, single = _outputs(call.out, name)
+    nodes = [_as_node_out(o, call.nodes[0], name) for o in outs]
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        cts = (cotangent,) if single else tuple(cotangent)
+        if len(cts) != len(outs):
+            raise ValueError(f"{name}: {len(cts)} cotangent(s) for {len(outs)} output(s)")
+        use = [(n, n._check_seed(c)) for n, c in zip(nodes, cts) if n is not None]
+        found = _pullback(tuple(n for n, _ in use), tuple(c for _, c in use), call.nodes,
+                          call.as_nodes) if use else {}
+        return tuple(_finish(found[x] if x in found else _zeros_like(x, call.as_nodes), call.as_nodes, x)
+                     for x in call.nodes)
+
+    results = tuple(o if call.as_nodes else _finish(o, False, o) for o in outs)
+    return (results[0] if single else results), vjp_fn
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``(f(*primals), J·tangents)``, pushed through the JVP rules of the graph.
+
+    ``primals`` and ``tangents`` are sequences of the same length and shapes. This is true forward
+    mode: one pass of the JVP rules per call, whatever the number of outputs.
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite import jvp
+        >>> jvp(lambda x: x.sin(), (0.0,), (2.0,))
+        (0.0, 2.0)
+        >>> jvp(lambda x, y: x * y, (np.array([1.0, 2.0]), np.array([3.0, 4.0])),
+        ...     (np.array([1.0, 0.0]), np.zeros(2)))
+        (array([3., 8.]), array([3., 0.]))
+    """
+    name = f"jvp({_fname(f)})"
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"{name}: {len(primals)} primal(s) but {len(tangents)} tangent(s); give one "
+                         "tangent per primal, with the same shape")
+    if not primals:
+        raise TypeError(f"{name}: give at least one primal")
+    call = _Call(f, primals, {}, tuple(range(len(primals))), name)
+    seeds = {x: _tangent(x, t, call.as_nodes, name, i) for i, (x, t) in enumerate(zip(call.nodes, tangents))}
+    outs, single = _outputs(call.out, name)
+    pushed = _push(outs, seeds, call, name)
+    results = tuple(o if call.as_nodes else _finish(o, False, o) for o in outs)
+    tans = tuple(_finish(t, call.as_nodes, o) for t, o in zip(pushed, outs))
+    return (results[0], tans[0]) if single else (results, tans)
+
+
+def _tangent(x: Node, t: Any, as_node: bool, name: str, i: int) -> Any:
+    if isinstance(t, Node):
+        td: Any = t
+        shape = np.shape(t.data)
+    elif isinstance(x, Value):
+        td = float(t)
+        shape = ()
+    else:
+        td = np.asarray(t, dtype=x.data.dtype)
+        shape = td.shape
+    if shape != np.shape(x.data):
+        raise ValueError(f"{name}: tangent {i} has shape {shape} but its primal has shape "
+                         f"{np.shape(x.data)}; tangents must match the primals' shapes")
+    if as_node and not isinstance(td, Node):
+        td = type(x)._constant(td)
+    return td
+
+
+def _push(outs: tuple[Any, ...], seeds: dict[Node, Any], call: _Call, name: str) -> list[Any]:
+    nodes = [_as_node_out(o, call.nodes[0], name) for o in outs]
+    live = [n for n in nodes if n is not None]
+    with enable_grad() if call.as_nodes else no_grad():
+        got = push_tangents(tuple(live), seeds) if live else ()
+    it = iter(got)
+    res = []
+    for o, n in zip(outs, nodes):
+        if n is None:
+            res.append(np.zeros_like(np.asarray(o, dtype=np.float64)) if np.ndim(o) else 0.0)
+        else:
+            res.append(next(it))
+    return res
+
+
+# ------------------------------------------------------------------------------------------- jacobian
+
+def jacobian(f: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "rev") -> Callable[..., Any]:
+    """The Jacobian of ``f`` with respect to ``argnums``, of shape ``out.shape + arg.shape``.
+
+    ``mode="rev"``: one reverse sweep per output element (cheap when outputs are few).
+    ``mode="fwd"``: one forward push of the JVP rules per input element (cheap when inputs are
+    few). Both give the same matrix; `autograd_lite.cost.cost_report` counts what each spends. A
+    tuple ``argnums`` (or a tuple output) gives a tuple of Jacobians (outputs outermost).
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite import jacobian
+        >>> B = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]); c = np.ones(3)
+        >>> jacobian(lambda x: B @ x + c, mode="fwd")(np.zeros(2))
+        array([[1., 2.],
+               [3., 4.],
+               [5., 6.]])
+    """
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f"jacobian: mode={mode!r}; use mode='rev' (reverse, one sweep per output) or "
+                         "mode='fwd' (forward, one push per input)")
+    name = f"jacobian({_fname(f)}, mode={mode!r})"
+
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
+        call = _Call(f, args, kwargs, argnums, name)
+        outs, single_out = _outputs(call.out, name)
+        onodes = [_as_node_out(o, call.nodes[0], name) for o in outs]
+        oshapes = [np.shape(o.data if isinstance(o, Node) else o) for o in outs]
+        # blocks[k][i]: dict index -> piece, assembled below
+        if mode == "rev":
+            blocks = _jac_rev(onodes, oshapes, call)
+        else:
+            blocks = _jac_fwd(outs, oshapes, call, name)
+        result = []
+        for k in range(len(outs)):
+            row = []
+            for i, x in enumerate(call.nodes):
+                row.append(_assemble(blocks[k][i], oshapes[k], np.shape(x.data), call.as_nodes, x, mode))
+            result.append(row[0] if call.single else tuple(row))
+        return result[0] if single_out else tuple(result)
+
+    jacobian_f.__name__ = f"jacobian_{_fname(f)}"
+    return jacobian_f
+
+
+def _basis(shape: tuple[int, ...], idx: tuple[int, ...], dtype: Any = np.float64) -> Any:
+    if not shape:
+        return 1.0
+    e = np.zeros(shape, dtype=dtype)
+    e[idx] = 1.0
+    return e
+
+
+def _jac_rev(onodes: list[Node | None], oshapes: list[tuple[int, ...]], call: _Call) -> list[list[dict]]:
+    blocks: list[list[dict]] = []
+    for o, so in zip(onodes, oshapes):
+        per_in: list[dict] = [{} for _ in call.nodes]
+        if o is not None:
+            dtype = o.data.dtype if isinstance(o, Tensor) else np.float64
+            for idx in np.ndindex(*so):
+                found = _pullback((o,), (_basis(so, idx, dtype),), call.nodes, call.as_nodes)
+                for i, x in enumerate(call.nodes):
+                    if x in found:
+                        per_in[i][idx] = found[x]
+        blocks.append(per_in)
+    return blocks
+
+
+def _jac_fwd(outs: tuple[Any, ...], oshapes: list[tuple[int, ...]], call: _Call,
+             name: str) -> list[list[dict]]:
+    blocks: list[list[dict]] = [[{} for _ in call.nodes] for _ in outs]
+    for i, x in enumerate(call.nodes):
+        sx = np.shape(x.data)
+        dtype = x.data.dtype if isinstance(x, Tensor) else np.float64
+        for idx in np.ndindex(*sx):
+            t = _basis(sx, idx, dtype)
+            seed = {x: type(x)._constant(t) if call.as_nodes else t}
+            for k, t_out in enumerate(_push(outs, seed, call, name)):
+                blocks[k][i][idx] = t_out
+    return blocks
+
+
+def _assemble(pieces: dict, so: tuple[int, ...], sx: tuple[int, ...], as_nodes: bool, x: Node,
+              mode: str) -> Any:
+    """Build the out.shape + in.shape Jacobian from rows (rev: keyed by output index, each of
+    shape sx) or columns (fwd: keyed by input index, each of shape so)."""
+    rows = mode == "rev"
+    outer, inner = (so, sx) if rows else (sx, so)
+    if not as_nodes or not any(isinstance(p, Node) for p in pieces.values()):
+        J = np.zeros(outer + inner)
+        for idx, p in pieces.items():
+            J[idx] = p.data if isinstance(p, Node) else p
+        if not rows:
+            J = np.moveaxis(J, tuple(range(len(sx))), tuple(range(len(so), len(so) + len(sx))))
+        if not so and not sx:
+            return _finish(float(J), as_nodes, x)
+        return _finish(J, as_nodes, Tensor(J))
+    # nodes: a sum of constant basis tensors times the pieces keeps the whole result differentiable
+    total: Any = None
+    for idx, p in pieces.items():
+        if not outer:
+            term = p
+        else:
+            e = _basis(outer, idx).reshape(outer + (1,) * len(inner))
+            term = (p if isinstance(p, Tensor) else Tensor(np.asarray(p.data))) * e
+        total = term if total is None else total + term
+    if total is None:
+        return Tensor(np.zeros(so + sx)) if (so or sx) else Value(0.0, requires_grad=False)
+    if not rows and (so or sx):
+        perm = tuple(range(len(sx), len(sx) + len(so))) + tuple(range(len(sx)))
+        total = total.transpose(perm) if len(perm) > 1 else total
+    return total
+
+
+# ------------------------------------------------------------------------------------------- second order
+
+def hessian(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Hessian of a scalar function, by reverse-over-reverse (``jacobian(grad(f))``).
+
+    The inner gradient is built with ``create_graph`` (the VJP rules run on nodes), then each of its
+    elements is differentiated again. Shape ``arg.shape + arg.shape``; a tuple ``argnums`` gives
+    the nested blocks ``H[i][j]``.
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite import hessian
+        >>> A = np.array([[1.0, 2.0], [3.0, 4.0]]); b = np.array([1.0, 1.0])
+        >>> hessian(lambda x: 0.5 * ((A @ x - b) ** 2).sum())(np.zeros(2))     # AᵀA
+        array([[10., 14.],
+               [14., 20.]])
+    """
+    return jacobian(grad(f, argnums), argnums, mode="rev")
+
+
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Hessian-vector product by forward-over-reverse: ``(∇f, H·v)`` without forming H.
+
+    The gradient graph is recorded (``create_graph``) and the tangents are pushed through it with
+    the JVP rules: the cost is a small multiple of one gradient, whatever the dimension. For one
+    primal, both results are single arrays/floats; otherwise tuples aligned with the primals.
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite import hvp
+        >>> g, Hv = hvp(lambda x: (x ** 3).sum(), (np.array([1.0, 2.0]),), (np.array([1.0, 1.0]),))
+        >>> g, Hv                                    # 3x², 6x·v
+        (array([ 3., 12.]), array([ 6., 12.]))
+    """
+    primals = tuple(primals)
+    nums: Argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    return jvp(grad(f, nums), primals, tuple(tangents))
