@@ -70,4 +70,7 @@ __all__ += ["grad", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp"
 # --- end models and training ---
 
 # --- graph renderer (issue 6) ---
+from .viz import draw_graph  # noqa: E402
+
+__all__ += ["draw_graph"]
 # --- end graph renderer ---

@@ -1,7 +1,8 @@
 """Command line: ``python -m autograd_lite <command>`` (also installed as ``autograd-lite``).
 
 Commands:
-    demo    build a small expression, backpropagate, print the gradients
+    demo    build a small expression, backpropagate, print the gradients, write its graph
+    graph   draw the graph of an expression: graph "tanh(w*x + b)" --x 0.5 --w -1 --b 2 -o g.svg
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"y = tanh(w*x + b) = {y.data:.6f}")
     for v in (x, w, b):
         print(f"dy/d{v.label} = {v.grad:.6f}")
+    from .viz import GraphvizNotFoundError, draw_graph
+
+    graph = draw_graph(y, edge_grads=True, title="y = tanh(w*x + b)")
+    prefix = getattr(args, "out", None) or "demo_graph"
+    print(f"graph (DOT): {graph.render(prefix + '.dot')}")
+    try:
+        print(f"graph (SVG): {graph.render(prefix + '.svg')}")
+    except GraphvizNotFoundError as err:
+        print(f"graph (SVG): not written: {err}", file=sys.stderr)
     return 0
 
 
@@ -39,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     # --- train command (issue 5) ---
     # --- end train command ---
     # --- graph command (issue 6) ---
+    from .expr import add_graph_command
+
+    add_graph_command(sub)
+    demo.add_argument("--out", default="demo_graph",
+                      help="file name prefix of the graph written (.dot and .svg; default demo_graph)")
     # --- end graph command ---
     return parser
 
