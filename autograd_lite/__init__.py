@@ -61,9 +61,13 @@ __all__ += ["arange", "clip", "concatenate", "eye", "manual_seed", "matmul", "ma
 # --- end tensor ops ---
 
 # --- derivative toolkit (issue 4) ---
+from .cost import cost_report, cost_sweep  # noqa: E402
 from .functional.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
+from .gradcheck import GradCheckError, GradCheckReport, GradCheckWarning, check_grad  # noqa: E402
 
 __all__ += ["grad", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp"]
+__all__ += ["GradCheckError", "GradCheckReport", "GradCheckWarning", "check_grad"]
+__all__ += ["cost_report", "cost_sweep"]
 # --- end derivative toolkit ---
 
 # --- models and training (issue 5) ---

@@ -477,8 +477,10 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "rev") 
     return jacobian_f
 
 
-def _basis(shape: tuple[int, ...], idx: tuple[int, ...], dtype: Any = np.float64) -> Any:
-    if not shape:
+def _basis(shape: tuple[int, ...], idx: tuple[int, ...], dtype: Any = np.float64,
+           scalar: bool = False) -> Any:
+    """The unit array e_idx of ``shape`` (a float 1.0 for a scalar `Value`: ``scalar=True``)."""
+    if scalar:
         return 1.0
     e = np.zeros(shape, dtype=dtype)
     e[idx] = 1.0
@@ -492,7 +494,8 @@ def _jac_rev(onodes: list[Node | None], oshapes: list[tuple[int, ...]], call: _C
         if o is not None:
             dtype = o.data.dtype if isinstance(o, Tensor) else np.float64
             for idx in np.ndindex(*so):
-                found = _pullback((o,), (_basis(so, idx, dtype),), call.nodes, call.as_nodes)
+                found = _pullback((o,), (_basis(so, idx, dtype, isinstance(o, Value)),), call.nodes,
+                                  call.as_nodes)
                 for i, x in enumerate(call.nodes):
                     if x in found:
                         per_in[i][idx] = found[x]
@@ -507,7 +510,7 @@ def _jac_fwd(outs: tuple[Any, ...], oshapes: list[tuple[int, ...]], call: _Call,
         sx = np.shape(x.data)
         dtype = x.data.dtype if isinstance(x, Tensor) else np.float64
         for idx in np.ndindex(*sx):
-            t = _basis(sx, idx, dtype)
+            t = _basis(sx, idx, dtype, isinstance(x, Value))
             seed = {x: type(x)._constant(t) if call.as_nodes else t}
             for k, t_out in enumerate(_push(outs, seed, call, name)):
                 blocks[k][i][idx] = t_out

@@ -1,0 +1,620 @@
+"""`check_grad`: compare a hand-derived gradient with autodiff and with central finite differences.
+
+Two ways to call it, both giving a `GradCheckReport` (a text table in a terminal, an HTML table in
+a notebook, failures highlighted):
+
+* ``check_grad(f, *inputs, expected=...)``: ``f`` is a Python function of Values, Tensors, arrays or
+  floats. Every float input is checked (its gradient, or its Jacobian when ``f`` returns a vector);
+  ints and integer arrays (labels, sizes) are passed through unchanged. Inputs are named after
+  their label, else after ``f``'s parameter names.
+* ``check_grad(loss, expected={...})``: ``loss`` is the output node of a graph you built yourself
+  (typically after ``loss.backward()``). Names are the ``.label`` of nodes in the graph, so you can
+  check intermediates such as "oa", "hs", "ha" as well as parameters.
+
+``expected`` (your hand derivation) may be an array or a float (one input), a tuple aligned with
+the inputs, a dict name -> array (inputs, labelled parameters and labelled intermediates), or a
+function returning any of those. A function is called with the inputs' values positionally, or, if
+all its parameter names are known names, with those values by keyword (``lambda hs, oa: ...``).
+
+Finite differences for an intermediate node replay the recorded graph downstream of it with the
+node's value perturbed (control flow is frozen at the recorded path, which is what the chain rule
+at that point means).
+
+Example:
+    >>> import numpy as np
+    >>> from autograd_lite import check_grad
+    >>> A = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 1.0]]); b = np.array([1.0, 0.0, 2.0])
+    >>> report = check_grad(lambda x: 0.5 * ((A @ x - b) ** 2).sum(), np.array([0.5, -1.0]),
+    ...                     expected=lambda x: A.T @ (A @ x - b))
+    >>> report.ok
+    True
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import Node, no_grad, toposort
+from .functional.transforms import gradients
+from .tensor import Tensor
+from .value import Value
+
+__all__ = ["GradCheckEntry", "GradCheckError", "GradCheckReport", "GradCheckWarning", "check_grad"]
+
+# rules whose derivative jumps where an input (or the gap between two inputs) crosses a point
+_KINK_AT_ZERO = {"relu", "abs", "sign", "leaky_relu"}
+_KINK_BETWEEN = {"maximum", "minimum"}
+
+
+class GradCheckWarning(UserWarning):
+    """A gradient check whose finite differences cannot be trusted (float32 data, a kink)."""
+
+
+class GradCheckError(AssertionError):
+    """Raised by `GradCheckReport.raise_if_failed` (an AssertionError, so pytest shows it well)."""
+
+
+@dataclass
+class Comparison:
+    """Elementwise comparison of two arrays: errors and the index that most violates the tolerance.
+
+    The worst index maximises |a - b| / (atol + rtol |b|), the allclose criterion, so it is the
+    element that fails the check the most (a relative error where the reference is large, an
+    absolute one where it is near 0).
+    """
+
+    max_abs: float
+    max_rel: float
+    worst: tuple[int, ...]
+    ok: bool
+
+    @staticmethod
+    def of(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> Comparison:
+        """Compare ``a`` with the reference ``b`` (same shape).
+
+        Example:
+            >>> import numpy as np
+            >>> c = Comparison.of(np.array([1.0, 2.0, 3.5]), np.array([1.0, 2.0, 3.0]), 1e-5, 1e-8)
+            >>> c.worst, c.max_abs, c.ok
+            ((2,), 0.5, False)
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            diff = np.abs(a - b)
+            ratio = diff / (atol + rtol * np.abs(b))
+            scale = np.maximum(np.abs(a), np.abs(b))
+            rel = np.where(diff == 0, 0.0, diff / np.where(scale == 0, 1.0, scale))
+        bad = np.isnan(a) != np.isnan(b)
+        ratio = np.where(np.isnan(ratio), np.where(bad, np.inf, 0.0), ratio)
+        diff = np.where(np.isnan(diff), np.where(bad, np.inf, 0.0), diff)
+        rel = np.where(np.isnan(rel), np.where(bad, np.inf, 0.0), rel)
+        if ratio.size == 0:
+            return Comparison(0.0, 0.0, (), True)
+        flat = int(np.argmax(ratio))
+        worst = tuple(int(i) for i in np.unravel_index(flat, ratio.shape))
+        return Comparison(float(diff.max()), float(rel.max()), worst, bool(ratio.max() <= 1.0))
+
+
+@dataclass
+class GradCheckEntry:
+    """The check of one input or named node: its gradient three ways and the verdict.
+
+    ``status`` is "ok", "WRONG" (your formula disagrees with autodiff, which agrees with finite
+    differences), "SHAPE" (your formula has the wrong shape), or "NUMERIC" (autodiff and finite
+    differences disagree: usually a kink or a badly scaled function; see the report's warnings).
+    """
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    autodiff: np.ndarray
+    numeric: np.ndarray
+    hand: np.ndarray | None = None
+    vs_numeric: Comparison | None = None
+    vs_hand: Comparison | None = None
+    status: str = "ok"
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the entry passed."""
+        return self.status == "ok"
+
+    @property
+    def worst_index(self) -> tuple[int, ...] | None:
+        """Index of the element that fails most (your formula vs autodiff if given, else autodiff
+        vs finite differences); None for a shape mismatch."""
+        if self.status == "SHAPE":
+            return None
+        if self.vs_hand is not None:
+            return self.vs_hand.worst
+        return self.vs_numeric.worst if self.vs_numeric is not None else None
+
+    def values_at_worst(self) -> dict[str, float | None]:
+        """The hand, autodiff and numeric values at `worst_index`, side by side."""
+        idx = self.worst_index
+        if idx is None:
+            return {"hand": None, "autodiff": None, "numeric": None}
+        return {"hand": None if self.hand is None else float(self.hand[idx]),
+                "autodiff": float(self.autodiff[idx]), "numeric": float(self.numeric[idx])}
+
+    def _errors(self) -> tuple[str, str]:
+        def fmt(c: Comparison | None) -> str:
+            return "-" if c is None else f"{c.max_abs:.2e} / {c.max_rel:.1e}"
+        return fmt(self.vs_hand), fmt(self.vs_numeric)
+
+
+@dataclass
+class GradCheckReport:
+    """The result of `check_grad`: one `GradCheckEntry` per input or name, and warnings.
+
+    ``report.ok``; ``report.raise_if_failed()``; ``report["W2"]`` is the entry named W2; it prints
+    as a table and shows as an HTML table in Jupyter, failing rows highlighted.
+
+    Example:
+        >>> from autograd_lite import check_grad
+        >>> r = check_grad(lambda x: x.sigmoid(), 0.3, expected=lambda x: 0.25)
+        >>> r.ok, r["x"].status
+        (False, 'WRONG')
+    """
+
+    entries: list[GradCheckEntry]
+    eps: float
+    rtol: float
+    atol: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry passed."""
+        return all(e.ok for e in self.entries)
+
+    @property
+    def failed(self) -> list[GradCheckEntry]:
+        """The entries that did not pass."""
+        return [e for e in self.entries if not e.ok]
+
+    def __getitem__(self, name: str) -> GradCheckEntry:
+        for e in self.entries:
+            if e.name == name:
+                return e
+        raise KeyError(f"no entry {name!r} in this report; entries: {[e.name for e in self.entries]}")
+
+    def __iter__(self) -> Any:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def raise_if_failed(self) -> GradCheckReport:
+        """Raise `GradCheckError` with the table if any entry failed; return the report otherwise."""
+        if not self.ok:
+            raise GradCheckError("\n" + repr(self))
+        return self
+
+    def _head(self) -> str:
+        verdict = ("all passed" if self.ok else
+                   f"{len(self.failed)} of {len(self.entries)} FAILED")
+        return (f"check_grad: {verdict}  (central differences eps={self.eps:g}, rtol={self.rtol:g}, "
+                f"atol={self.atol:g})")
+
+    def _rows(self) -> list[list[str]]:
+        rows = []
+        for e in self.entries:
+            hand_err, num_err = e._errors()
+            idx = e.worst_index
+            vals = e.values_at_worst()
+            rows.append([e.name, e.kind, str(e.shape), e.status, hand_err, num_err,
+                         "-" if idx is None else str(idx),
+                         *("-" if vals[k] is None else f"{vals[k]:.6g}"
+                           for k in ("hand", "autodiff", "numeric"))])
+        return rows
+
+    _COLUMNS = ("name", "kind", "shape", "status", "hand vs autodiff (abs / rel)",
+                "autodiff vs numeric (abs / rel)", "worst index", "hand", "autodiff", "numeric")
+
+    def __repr__(self) -> str:
+        rows = [list(self._COLUMNS), *self._rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(self._COLUMNS))]
+        lines = [self._head()]
+        for r in rows:
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        for e in self.entries:
+            if e.message:
+                lines.append(f"  {e.name}: {e.message}")
+        if self.warnings:
+            lines.append("warnings:")
+            lines.extend(f"  - {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f"<th style='text-align:left'>{esc(c)}</th>" for c in self._COLUMNS)
+        body = []
+        for e, r in zip(self.entries, self._rows()):
+            style = "" if e.ok else " style='background:#fdd'"
+            cells = []
+            for i, c in enumerate(r):
+                text = esc(c)
+                if i == 3:
+                    color = "#060" if e.ok else "#b00"
+                    text = f"<b style='color:{color}'>{text}</b>"
+                cells.append(f"<td style='text-align:left'>{text}</td>")
+            body.append(f"<tr{style}>{''.join(cells)}</tr>")
+            if e.message:
+                body.append(f"<tr{style}><td></td><td colspan='{len(self._COLUMNS) - 1}' "
+                            f"style='text-align:left'><i>{esc(e.message)}</i></td></tr>")
+        color = "#060" if self.ok else "#b00"
+        out = [f"<div><p style='color:{color}'><b>{esc(self._head())}</b></p>",
+               f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"]
+        if self.warnings:
+            items = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
+            out.append(f"<div style='background:#ffd;padding:4px'><b>warnings</b><ul>{items}</ul></div>")
+        out.append("</div>")
+        return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+def _is_checkable(x: Any) -> bool:
+    """Inputs that get a gradient check: floats, float arrays and nodes (not ints, labels, None)."""
+    if isinstance(x, Node):
+        return np.asarray(x.data).dtype.kind == "f"
+    if isinstance(x, bool | int | np.integer) or x is None:
+        return False
+    if isinstance(x, float | np.floating):
+        return True
+    try:
+        return np.asarray(x).dtype.kind == "f"
+    except (TypeError, ValueError):
+        return False
+
+
+def _input_names(f: Callable[..., Any], inputs: tuple[Any, ...]) -> list[str]:
+    try:
+        params = [p.name for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i, x in enumerate(inputs):
+        label = x.label if isinstance(x, Node) else None
+        name = label or (params[i] if i < len(params) else f"x{i}")
+        names.append(name if name not in names else f"{name}_{i}")
+    return names
+
+
+def _fresh(x: Any, requires_grad: bool) -> Node:
+    """A new float64 leaf holding ``x``'s value (scalars become Values, arrays Tensors)."""
+    d = x.data if isinstance(x, Node) else x
+    if isinstance(x, Value) or (not isinstance(x, Node) and np.ndim(d) == 0
+                                and not isinstance(d, np.ndarray)):
+        return Value(float(d), requires_grad=requires_grad)
+    return Tensor(np.array(d, dtype=np.float64), requires_grad=requires_grad)
+
+
+def _data64(x: Any) -> np.ndarray:
+    return np.asarray(x.data if isinstance(x, Node) else x, dtype=np.float64)
+
+
+def _labelled(out: Node) -> dict[str, list[Node]]:
+    found: dict[str, list[Node]] = {}
+    for n in toposort(out):
+        if n.label:
+            found.setdefault(n.label, []).append(n)
+    return found
+
+
+def _replay(order: list[Node], pos: dict[Node, int], out: Node, node: Node, data: Any) -> float:
+    """The output's value with ``node``'s data replaced, re-running the rules downstream of it."""
+    vals: dict[Node, Any] = {node: data}
+    for n in order[pos[node] + 1:]:
+        ps = n._parents
+        if not ps or not any(p in vals for p in ps):
+            continue
+        d = n._rule.forward(*[vals[p] if p in vals else p.data for p in ps], **(n._static or {}))
+        vals[n] = np.asarray(d) if isinstance(n, Tensor) else d
+    return float(np.sum(vals.get(out, out.data)))
+
+
+def _numeric_by_replay(out: Node, node: Node, eps: float) -> np.ndarray:
+    order = toposort(out)
+    pos = {n: i for i, n in enumerate(order)}
+    base = node.data
+    if isinstance(node, Value) or (np.ndim(base) == 0 and not isinstance(base, np.ndarray)):
+        return np.asarray((_replay(order, pos, out, node, float(base) + eps)
+                           - _replay(order, pos, out, node, float(base) - eps)) / (2 * eps))
+    base = np.asarray(base)
+    grad = np.zeros(base.shape)
+    with np.errstate(all="ignore"):
+        for idx in np.ndindex(*base.shape):
+            xp = base.astype(np.float64, copy=True)
+            xm = xp.copy()
+            xp[idx] += eps
+            xm[idx] -= eps
+            grad[idx] = (_replay(order, pos, out, node, xp.astype(base.dtype))
+                         - _replay(order, pos, out, node, xm.astype(base.dtype))) / (2 * eps)
+    return grad
+
+
+def _kink_warnings(out: Node, kink_tol: float) -> list[str]:
+    notes = []
+    for n in toposort(out):
+        op = n.op
+        if op in _KINK_AT_ZERO:
+            d = np.abs(_data64(n._parents[0]))
+        elif op in _KINK_BETWEEN:
+            d = np.abs(_data64(n._parents[0]) - _data64(n._parents[1]))
+        else:
+            continue
+        near = int(np.sum(d < kink_tol))
+        if near:
+            where = f" '{n.label}'" if n.label else ""
+            what = "input" if op in _KINK_AT_ZERO else "gap between the inputs"
+            notes.append(
+                f"{op}{where}: {near} {what}(s) within {kink_tol:g} of the kink (min {float(d.min()):.3g}); "
+                "the derivative jumps there and finite differences mean nothing: move the point "
+                "(e.g. perturb the inputs) before trusting this check")
+    return notes
+
+
+def _call_expected(expected: Any, raw_inputs: list[Any], known: dict[str, Any]) -> Any:
+    if not callable(expected):
+        return expected
+    try:
+        params = list(inspect.signature(expected).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if named and all(n in known for n in named) and not any(p.kind == p.VAR_POSITIONAL for p in params):
+        return expected(**{n: known[n] for n in named})
+    return expected(*raw_inputs)
+
+
+def _shape_hint(hand: np.ndarray, shape: tuple[int, ...]) -> str:
+    msg = f"your formula has shape {hand.shape} but the gradient has shape {shape}"
+    if hand.shape == shape[::-1] and len(shape) == 2:
+        return msg + ": transposed? (the gradient of a matrix has the matrix's shape)"
+    if hand.ndim == 0 and len(shape) == 2:
+        return msg + ": np.dot of two 1-D arrays is an inner product; an outer product is np.outer(g, h)"
+    return msg
+
+
+# ------------------------------------------------------------------------------------------ check_grad
+
+def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rtol: float = 1e-5,
+               atol: float = 1e-7, kink_tol: float | None = None) -> GradCheckReport:
+    """Check gradients three ways: your formula (``expected``), autodiff, and central differences.
+
+    Args:
+        f: a function of the inputs returning a scalar (checks gradients) or a vector/array
+            (checks Jacobians, shape ``out.shape + input.shape``); or the output node of a graph
+            you built (then give no inputs, and name the nodes to check in ``expected``).
+        *inputs: floats, arrays, Values or Tensors (copied into fresh float64 leaves; the
+            originals are not touched). Ints and integer arrays pass through unchecked.
+        expected: your hand derivation: an array/float, a tuple aligned with the inputs, a dict
+            name -> array (input names, labelled parameters and intermediates), or a function
+            returning one of those (see the module docstring).
+        eps: the finite-difference step.
+        rtol, atol: an element passes when |a - b| <= atol + rtol |b| (b: autodiff, or numeric).
+        kink_tol: warn when a relu/abs/sign/leaky_relu input (or a maximum/minimum gap) is within
+            this of its kink; default ``100 * eps``.
+
+    Returns:
+        A `GradCheckReport` (``.ok``, ``.raise_if_failed()``, a table in text and HTML).
+
+    Example:
+        >>> import numpy as np
+        >>> from autograd_lite import check_grad
+        >>> W = np.array([[1.0, -2.0], [0.5, 3.0]])
+        >>> r = check_grad(lambda W: 0.1 * abs(W).sum() + 0.2 * (W ** 2).sum(), W,
+        ...                expected=lambda W: 0.1 * np.sign(W) + 0.2 * W)   # the 2 is missing
+        >>> r.ok, r["W"].status, r["W"].worst_index                        # worst where |W| is largest
+        (False, 'WRONG', (1, 1))
+        >>> check_grad(lambda W: 0.1 * abs(W).sum() + 0.2 * (W ** 2).sum(), W,
+        ...            expected=lambda W: 0.1 * np.sign(W) + 2 * 0.2 * W).ok
+        True
+    """
+    kink_tol = 100 * eps if kink_tol is None else kink_tol
+    notes: list[str] = []
+    if isinstance(f, Node):
+        if inputs:
+            raise TypeError("check_grad(loss, ...): when the first argument is an output node, give no "
+                            "inputs; name the nodes to check with expected={'label': array, ...}")
+        entries = _check_graph(f, expected, eps, rtol, atol, notes)
+        out = f
+    elif callable(f):
+        entries, out = _check_function(f, inputs, expected, eps, rtol, atol, notes)
+    else:
+        raise TypeError(f"check_grad: the first argument must be a function or an output node, got "
+                        f"{type(f).__name__}")
+    if isinstance(out, Node):
+        notes.extend(_kink_warnings(out, kink_tol))
+    for e in entries:
+        if e.status == "NUMERIC" and any("kink" in n for n in notes):
+            e.message = (e.message + " " if e.message else "") + "(a kink is near: see the warnings)"
+    for n in notes:
+        warnings.warn(n, GradCheckWarning, stacklevel=2)
+    return GradCheckReport(entries, eps, rtol, atol, notes)
+
+
+def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: Any, eps: float,
+                    rtol: float, atol: float, notes: list[str]) -> tuple[list[GradCheckEntry], Any]:
+    names = _input_names(f, inputs)
+    checked = [i for i, x in enumerate(inputs) if _is_checkable(x)]
+    if not checked:
+        raise ValueError("check_grad: no float input to check (ints and integer arrays are passed "
+                         "through unchecked); pass floats or float arrays")
+    if any(np.asarray(x.data if isinstance(x, Node) else x).dtype == np.float32 for x in inputs
+           if _is_checkable(x)):
+        notes.append("float32 inputs: finite differences in float32 are too coarse to check anything; "
+                     "the check ran on float64 copies of the inputs")
+    args = [_fresh(x, True) if i in checked else x for i, x in enumerate(inputs)]
+    for i in checked:
+        args[i].label = names[i]
+    out = f(*args)
+    out_node = out if isinstance(out, Node) else None
+    out_shape = np.shape(out.data if isinstance(out, Node) else out)
+    scalar = int(np.prod(out_shape)) == 1
+    raw = [_data64(a) if i in checked else a for i, a in enumerate(args)]
+    labelled = _labelled(out_node) if out_node is not None else {}
+    known = {**{k: _data64(v[0]) for k, v in labelled.items() if len(v) == 1},
+             **{names[i]: raw[i] for i in range(len(inputs))}}
+    hand = _normalise_expected(_call_expected(expected, raw, known), [names[i] for i in checked])
+
+    # autodiff: gradients of a scalar (one sweep for all names), Jacobian rows otherwise
+    extra = [k for k in hand if k not in {names[i] for i in checked}]
+    if extra and not scalar:
+        raise ValueError(f"check_grad: names {extra} are not inputs; intermediates can only be checked "
+                         "for a scalar output")
+    extra_nodes = [_unique(labelled, k) for k in extra]
+    targets = [args[i] for i in checked] + extra_nodes
+    if out_node is None:
+        auto = [np.zeros(out_shape + np.shape(t.data)) for t in targets]
+    elif scalar:
+        auto = [_data64(g) for g in gradients(out_node, targets, np.ones_like(out_node.data)
+                                              if isinstance(out_node, Tensor) else 1.0)]
+    else:
+        auto = _jacobian_rows(out_node, targets, out_shape)
+
+    entries = []
+    for k, i in enumerate(checked):
+        num = _numeric_by_calls(f, args, i, eps, out_shape)
+        kind = "input" if scalar else "jacobian"
+        entries.append(_entry(names[i], kind, auto[k], num, hand.get(names[i]), rtol, atol))
+    for k, name in enumerate(extra):
+        node = extra_nodes[k]
+        num = (_numeric_by_replay(out_node, node, eps) if out_node is not None
+               else np.zeros(np.shape(node.data)))
+        kind = "parameter" if node.is_leaf else "intermediate"
+        entries.append(_entry(name, kind, auto[len(checked) + k], num, hand[name], rtol, atol))
+    return entries, out
+
+
+def _check_graph(out: Node, expected: Any, eps: float, rtol: float, atol: float,
+                 notes: list[str]) -> list[GradCheckEntry]:
+    if np.size(out.data) != 1:
+        raise ValueError(f"check_grad(loss): the output has shape {np.shape(out.data)}; give a scalar "
+                         "loss node, or a function (then Jacobians are checked)")
+    labelled = _labelled(out)
+    known = {k: _data64(v[0]) for k, v in labelled.items() if len(v) == 1}
+    hand = _normalise_expected(_call_expected(expected, [], known), None) if expected is not None else {}
+    if hand:
+        pairs = [(k, _unique(labelled, k)) for k in hand]
+    else:  # everything with a unique label, and the unlabelled leaves that require grad
+        unlabelled = [n for n in toposort(out) if n.is_leaf and n.requires_grad and not n.label]
+        pairs = [(k, v[0]) for k, v in labelled.items() if len(v) == 1]
+        pairs += [(f"leaf{j}", n) for j, n in enumerate(unlabelled)]
+    names = [k for k, _ in pairs]
+    nodes = [n for _, n in pairs]
+    if any(np.asarray(n.data).dtype == np.float32 for n in nodes):
+        notes.append("float32 data: finite differences in float32 are too coarse to check anything; "
+                     "rebuild the graph in float64")
+    seed = np.ones_like(out.data) if isinstance(out, Tensor) else 1.0
+    auto = [_data64(g) for g in gradients(out, nodes, seed)]
+    entries = []
+    for name, node, a in zip(names, nodes, auto):
+        num = _numeric_by_replay(out, node, eps)
+        kind = "parameter" if node.is_leaf else "intermediate"
+        entries.append(_entry(name, kind, a, num, hand.get(name), rtol, atol))
+    return entries
+
+
+def _unique(labelled: dict[str, list[Node]], name: str) -> Node:
+    if name not in labelled:
+        raise KeyError(f"check_grad: no input or labelled node named {name!r}; known names: "
+                       f"{sorted(labelled)}. Label a node with `h.label = {name!r}`.")
+    nodes = labelled[name]
+    if len(nodes) > 1:
+        raise ValueError(f"check_grad: {len(nodes)} nodes are labelled {name!r}; give them distinct "
+                         "labels to check one")
+    return nodes[0]
+
+
+def _normalise_expected(hand: Any, input_names: list[str] | None) -> dict[str, Any]:
+    if hand is None:
+        return {}
+    if isinstance(hand, dict):
+        return dict(hand)
+    if input_names is None:
+        raise TypeError("check_grad(loss, expected=...): give a dict name -> array (names are the "
+                        "nodes' labels)")
+    if len(input_names) == 1:
+        return {input_names[0]: hand}
+    if isinstance(hand, tuple | list) and len(hand) == len(input_names):
+        return dict(zip(input_names, hand))
+    raise ValueError(f"check_grad: {len(input_names)} inputs are checked ({input_names}); give expected "
+                     "as a tuple aligned with them or as a dict name -> array")
+
+
+def _jacobian_rows(out: Node, targets: list[Node], out_shape: tuple[int, ...]) -> list[np.ndarray]:
+    J = [np.zeros(out_shape + np.shape(t.data)) for t in targets]
+    for idx in np.ndindex(*out_shape):
+        seed = np.zeros(out_shape, dtype=out.data.dtype)
+        seed[idx] = 1.0
+        for k, g in enumerate(gradients(out, targets, seed)):
+            J[k][idx] = _data64(g)
+    return J
+
+
+def _numeric_by_calls(f: Callable[..., Any], args: list[Any], i: int, eps: float,
+                      out_shape: tuple[int, ...]) -> np.ndarray:
+    x = args[i]
+    base = _data64(x)
+
+    def value(d: Any) -> np.ndarray:
+        a = list(args)
+        a[i] = Value(float(d), requires_grad=False) if isinstance(x, Value) else Tensor(d)
+        with no_grad(), np.errstate(all="ignore"):
+            out = f(*a)
+        return _data64(out)
+
+    J = np.zeros(out_shape + base.shape)
+    for idx in np.ndindex(*base.shape):
+        xp, xm = base.copy(), base.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        J[(..., *idx)] = (value(xp) - value(xm)) / (2 * eps)
+    return J
+
+
+def _entry(name: str, kind: str, auto: np.ndarray, num: np.ndarray, hand: Any, rtol: float,
+           atol: float) -> GradCheckEntry:
+    shape = auto.shape
+    if num.shape != shape:  # a size-1 output of shape (1,) or (1, 1): gradients drop those axes
+        num = num.reshape(shape)
+    e = GradCheckEntry(name, kind, shape, auto, num)
+    e.vs_numeric = Comparison.of(auto, num, rtol, atol)
+    if hand is not None:
+        try:
+            h = np.asarray(hand, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"check_grad: expected[{name!r}] is a {type(hand).__name__}, not a number "
+                            "or an array") from None
+        if h.shape != shape and h.size == 1 and int(np.prod(shape)) == 1:
+            h = h.reshape(shape)
+        e.hand = h
+        if h.shape != shape:
+            e.status = "SHAPE"
+            e.message = _shape_hint(h, shape)
+            return e
+        e.vs_hand = Comparison.of(h, auto, rtol, atol)
+        if not e.vs_hand.ok:
+            e.status = "WRONG"
+            idx = e.vs_hand.worst
+            e.message = (f"your formula disagrees with autodiff at {idx}: {float(h[idx]):.6g} vs "
+                         f"{float(auto[idx]):.6g} (finite differences: {float(num[idx]):.6g})")
+            if not e.vs_numeric.ok:
+                e.message += "; autodiff and finite differences disagree too"
+            return e
+    if not e.vs_numeric.ok:
+        e.status = "NUMERIC"
+        idx = e.vs_numeric.worst
+        e.message = (f"autodiff {float(auto[idx]):.6g} vs finite differences {float(num[idx]):.6g} at {idx}")
+    return e
