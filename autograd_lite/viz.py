@@ -520,27 +520,76 @@ def _assign_scopes(order: list[Node], collapse: Any, group: dict[Node, ScopeKey]
     """Fill ``place`` (the box of each scoped node) and ``group`` (its collapsed module).
 
     Leaves are not made inside a module call (parameters are created in ``__init__``, numbers are
-    lifted to constants without a scope), so a parameter or an unnamed scalar constant whose
-    consumers all sit in one module is drawn in that module's box.
+    lifted to constants without a scope), so they are placed by their consumers: a leaf that a
+    module on the consumers' path lists in its ``parameters()`` goes in that module's box; an
+    unnamed scalar constant, or a leaf requiring grad under scopes whose owners list no
+    parameters (plain ``engine.scope`` blocks), goes in the box of its consumers when they all
+    share one.
     """
-    leaf_home: dict[Node, ScopeKey | None] = {}
+    owners: dict[int, Any] = {}
+    claims: dict[int, set[int] | None] = {}  # owner id -> ids of its parameters (None: no list)
+
+    def claimed(owner_id: int) -> set[int] | None:
+        if owner_id not in claims:
+            params = getattr(owners.get(owner_id), "parameters", None)
+            ids: set[int] | None = None
+            if callable(params):
+                try:
+                    ids = {id(q) for q in params()}
+                except Exception:  # a user module with an odd parameters(): ignore it
+                    ids = None
+            claims[owner_id] = ids
+        return claims[owner_id]
+
+    homes: dict[Node, ScopeKey] = {}   # the box all consumers share (() if they differ)
+    owned: dict[Node, ScopeKey] = {}   # the box of the module that lists the leaf
+    listing_owners: set[Node] = set()  # leaves consumed under modules with parameter lists
     for n in order:
         key = _scope_key(n)
-        if key:
-            cut = _collapse_point(key, collapse)
-            place[n] = key[:cut]
-            if cut < len(key):
-                group[n] = key[:cut + 1]
         for p in n._parents:
-            if not p._parents and (p.requires_grad or (p.label is None and np.size(p.data) == 1)):
-                home = leaf_home.get(p, key)
-                leaf_home[p] = home if home == key else None
-    for leaf, home in leaf_home.items():
-        if home:
-            cut = _collapse_point(home, collapse)
-            place[leaf] = home[:cut]
-            if cut < len(home):
-                group[leaf] = home[:cut + 1]
+            if not p._parents:
+                homes[p] = key if homes.get(p, key) == key else ()
+        if not key:
+            continue
+        meta = n._meta or {}
+        for (_, oid), obj in zip(key, meta.get("owners") or ()):
+            if oid:
+                owners.setdefault(oid, obj)
+        cut = _collapse_point(key, collapse)
+        place[n] = key[:cut]
+        if cut < len(key):
+            group[n] = key[:cut + 1]
+        for p in n._parents:
+            if p._parents:
+                continue
+            pid = id(p)
+            for depth in range(len(key), 0, -1):
+                ids = claimed(key[depth - 1][1]) if key[depth - 1][1] else None
+                if ids is None:
+                    continue
+                listing_owners.add(p)
+                if pid in ids:
+                    prev = owned.get(p)
+                    owned[p] = key[:depth] if prev is None else _common(prev, key[:depth])
+                    break
+    for leaf, home in homes.items():
+        box = owned.get(leaf)
+        if box is None and home:
+            constant = leaf.label is None and not leaf.requires_grad and np.size(leaf.data) == 1
+            if constant or (leaf.requires_grad and leaf not in listing_owners):
+                box = home
+        if box:
+            cut = _collapse_point(box, collapse)
+            place[leaf] = box[:cut]
+            if cut < len(box):
+                group[leaf] = box[:cut + 1]
+
+
+def _common(a: ScopeKey, b: ScopeKey) -> ScopeKey:
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    return a[:i]
 
 
 def _nearest(roots: list[Node], budget: int, group: dict[Node, ScopeKey]) -> set[Node]:

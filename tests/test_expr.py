@@ -1,0 +1,222 @@
+"""Tests of the safe expression language (autograd_lite.expr) and the `graph`/`demo` commands."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from autograd_lite import Value
+from autograd_lite.__main__ import main
+from autograd_lite.expr import ExpressionError, evaluate, parse_expression, parse_values
+
+HAS_DOT = subprocess.run(["which", "dot"], capture_output=True).returncode == 0
+needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed")
+ROOT = Path(__file__).parents[1]
+
+
+# ---- the language ----------------------------------------------------------------------------
+
+def test_evaluation_matches_the_same_expression_written_in_python() -> None:
+    def build(x: Value, w: Value, b: Value) -> Value:
+        return (w * x + b).tanh() * (x ** 2) - (w / b).sigmoid() + (-x).exp() + x.sin() / w.cos()
+
+    names = {"x": 0.7, "w": -1.3, "b": 2.1}
+    mine = {k: Value(v) for k, v in names.items()}
+    ref = {k: Value(v) for k, v in names.items()}
+    y = evaluate("tanh(w*x + b) * x**2 - sigmoid(w/b) + exp(-x) + sin(x)/cos(w)", mine)
+    y_ref = build(ref["x"], ref["w"], ref["b"])
+    assert y.data == y_ref.data
+    y.backward()
+    y_ref.backward()
+    for k in names:
+        assert mine[k].grad == ref[k].grad
+
+
+def test_operators_functions_and_constants() -> None:
+    x = Value(-2.0)
+    assert evaluate("relu(x) + abs(x) + sign(x)", {"x": x}).data == 1.0
+    assert evaluate("leaky_relu(x, 0.1)", {"x": x}).data == pytest.approx(-0.2)
+    assert evaluate("leaky_relu(x, alpha=0.5)", {"x": x}).data == pytest.approx(-1.0)
+    assert evaluate("softplus(x) - log_sigmoid(-x)", {"x": x}).data == pytest.approx(
+        math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-2.0)))
+    assert evaluate("sqrt(4) + ln(1) + log(1)", {}).data == 2.0
+    assert evaluate("2 ** x", {"x": x}).data == 0.25  # a node exponent: the power rule
+    assert evaluate("+x - -x", {"x": x}).data == -4.0
+    y = evaluate("x ** 2", {"x": x})
+    assert y.op == "pow" and y._static == {"exponent": 2.0}  # a literal exponent is static
+    assert evaluate("x ** -1", {"x": x})._static == {"exponent": -1.0}
+    two = evaluate("2 * 3", {})  # numbers only: still a node (a constant)
+    assert isinstance(two, Value) and two.data == 6.0 and not two.requires_grad
+    with pytest.warns(RuntimeWarning):
+        assert math.isinf(evaluate("x / 0", {"x": Value(1.0)}).data)  # IEEE, like the ops
+
+
+def test_names_are_listed_in_reading_order() -> None:
+    assert parse_expression("tanh(w*x + b)").names == ("w", "x", "b")
+    assert parse_expression("x*x + y").names == ("x", "y")
+
+
+@pytest.mark.parametrize("text, what", [
+    ("__import__('os').system('touch pwned')", "the call of"),
+    ("open('secret.txt')", "the call of 'open'"),
+    ("x.data", "Attribute"),
+    ("x.__class__", "Attribute"),
+    ("x[0]", "Subscript"),
+    ("lambda: 1", "Lambda"),
+    ("(lambda: 1)()", "the call of"),
+    ("x if x else x", "IfExp"),
+    ("[x for x in y]", "ListComp"),
+    ("x < 1", "Compare"),
+    ("x and x", "BoolOp"),
+    ("x // 2", "FloorDiv"),
+    ("x @ x", "MatMult"),
+    ("~x", "Invert"),
+    ("'text'", "the constant 'text'"),
+    ("True", "the constant True"),
+    ("1j", "the constant 1j"),
+    ("tanh", "the function name 'tanh' without a call"),
+    ("tanh(x, x)", "calling tanh with 2 argument(s)"),
+    ("tanh()", "calling tanh with 0 argument(s)"),
+    ("exp(*x)", "argument unpacking"),
+    ("leaky_relu(x, alpha=x)", "a non-numeric alpha"),
+    ("leaky_relu(x, beta=1)", "the keyword 'beta'"),
+    ("_secret", "the name '_secret'"),
+    ("(x := 1)", "NamedExpr"),
+    ("f'{x}'", "JoinedStr"),
+])
+def test_everything_outside_the_language_is_refused(text: str, what: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ExpressionError, match="not allowed") as info:
+        evaluate(text, {"x": Value(1.0), "y": Value(2.0)})
+    assert what in str(info.value)
+    assert "Allowed: numbers" in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # nothing ran
+
+
+def test_errors_point_at_the_problem() -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse_expression("tanh(x) + x.data")
+    assert "  tanh(x) + x.data\n            ^" in str(info.value)
+    with pytest.raises(ExpressionError, match="syntax error"):
+        parse_expression("tanh(x")
+    with pytest.raises(ExpressionError, match="empty"):
+        parse_expression("   ")
+    with pytest.raises(ExpressionError, match="too long"):
+        parse_expression("x+" * 6000 + "x")
+
+
+def test_missing_values_are_named_with_the_fix() -> None:
+    with pytest.raises(ExpressionError, match=r"uses b but no value was given for it .*pass --b VALUE"):
+        evaluate("w*x + b", {"w": Value(1.0), "x": Value(2.0)})
+
+
+def test_deep_expressions_evaluate_without_recursion() -> None:
+    x = Value(1.0)
+    y = evaluate(" + ".join(["x"] * 1500), {"x": x})
+    assert y.data == 1500.0
+    y.backward()
+    assert x.grad == 1500.0
+    nested = "sin(" * 150 + "x" + ")" * 150
+    assert evaluate(nested, {"x": Value(0.5)}).data == pytest.approx(
+        _repeat(math.sin, 150, 0.5))
+
+
+def _repeat(f: object, n: int, v: float) -> float:
+    for _ in range(n):
+        v = f(v)  # type: ignore[operator]
+    return v
+
+
+def test_parse_values_forms_and_errors() -> None:
+    values, options = parse_values(["--x", "0.5", "--w=-1", "b=2", "--var", "c=1e-3", "-o", "g.png",
+                                    "--rules", "--format", "pdf", "--rankdir=TB"])
+    assert values == {"x": 0.5, "w": -1.0, "b": 2.0, "c": 0.001}
+    assert options == {"output": "g.png", "rules": True, "format": "pdf", "rankdir": "TB"}
+    for bad, match in [(["--x"], "needs a value"), (["--x", "abc"], "not a number"),
+                       (["--tanh", "1"], "cannot be a variable name"), (["stray"], "unexpected"),
+                       (["--var", "x"], "--var NAME=VALUE")]:
+        with pytest.raises(ExpressionError, match=match):
+            parse_values(bad)
+
+
+# ---- the command line -----------------------------------------------------------------------
+
+@needs_dot
+def test_graph_command_as_written_in_the_issue(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-m", "autograd_lite", "graph", "tanh(w*x + b)", "--x", "0.5", "--w", "-1",
+         "--b", "2", "-o", "graph.svg"], cwd=tmp_path, capture_output=True, text=True, env=env,
+        timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "y = tanh(w*x + b) = 0.905148" in out.stdout
+    assert "dy/dx = -0.180707" in out.stdout and "dy/dw = 0.0903533" in out.stdout
+    root = ET.parse(tmp_path / "graph.svg").getroot()
+    texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "tanh(w*x + b)" in texts and "grad -0.1807" in texts and "∂ 0.1807" in texts
+
+
+@needs_dot
+def test_graph_command_formats_and_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "g.png"
+    assert main(["graph", "-o", str(png), "sigmoid(a*b) + log(b)", "--a", "2", "b=3", "--rules"]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    dot = tmp_path / "g.dot"
+    assert main(["graph", "x**2 * exp(-x)", "--x", "1.5", "-o", str(dot), "--rankdir", "TB",
+                 "--no-edge-grads"]) == 0
+    src = dot.read_text(encoding="utf-8")
+    assert "rankdir=TB" in src and "pow(exponent=2)" in src and "∂ " not in src.split("legend")[0]
+    pdf = tmp_path / "p"
+    assert main(["graph", "x", "--x", "1", "-o", str(pdf), "--format", "pdf"]) == 0
+    assert (tmp_path / "p.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_graph_command_refuses_unsafe_or_incomplete_input(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "g.svg"
+    assert main(["graph", "__import__('os').system('touch pwned')", "-o", str(out)]) == 2
+    assert "not allowed" in capsys.readouterr().err
+    assert main(["graph", "w*x", "--x", "1", "-o", str(out)]) == 2
+    assert "pass --w VALUE" in capsys.readouterr().err
+    assert main(["graph", "x", "--x", "one", "-o", str(out)]) == 2
+    assert "not a number" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_graph_command_without_dot_writes_the_dot_source(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setenv("AUTOGRAD_LITE_NO_WASM", "1")
+    assert main(["graph", "tanh(w*x + b)", "--x", "0.5", "--w", "-1", "--b", "2",
+                 "-o", str(tmp_path / "graph.svg")]) == 1
+    err = capsys.readouterr().err
+    assert "apt-get install graphviz" in err and "graph.dot" in err
+    assert (tmp_path / "graph.dot").read_text(encoding="utf-8").startswith("digraph")
+    assert not (tmp_path / "graph.svg").exists()
+
+
+@needs_dot
+def test_demo_writes_its_graph_as_dot_and_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "dy/dx = -0.180707" in out and "graph (SVG)" in out
+    assert (tmp_path / "demo.dot").read_text(encoding="utf-8").startswith("digraph")
+    ET.parse(tmp_path / "demo.svg")
+
+
+def test_demo_without_dot_still_writes_the_dot_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setenv("AUTOGRAD_LITE_NO_WASM", "1")
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert (tmp_path / "demo.dot").exists() and not (tmp_path / "demo.svg").exists()
+    assert "not written" in capsys.readouterr().err
