@@ -8,7 +8,8 @@ numbers are whatever the engine actually did.
 Work of one call (the arrays are the call's own arguments and results):
 
 * matmul: m·n·k multiply-adds per matrix product it performs (times the batch size); the VJP
-  performs one product per input that gets a gradient, the JVP one per non-zero tangent;
+  performs one product per gradient it returns (none for a constant operand), the JVP one per
+  non-zero tangent;
 * any other rule: one per element of the largest array it touches (the output and inputs for
   ``forward``; the cotangent and each gradient returned for ``vjp``; each non-zero input tangent
   and the output tangent for ``jvp``).
@@ -42,9 +43,6 @@ from .functional.transforms import _Call, jacobian
 from .rules import RULES, Rule
 
 __all__ = ["Cost", "CostReport", "CostSweep", "cost_report", "cost_sweep", "count_work"]
-
-_depth: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_lite_cost_depth", default=0)
-
 
 @dataclass
 class Cost:
@@ -117,14 +115,15 @@ def _work(rule: Rule, kind: str, args: tuple[Any, ...], result: Any) -> int:
     return sum(max(_size(t), _size(result)) for t in live)
 
 
-def _wrap(rule: Rule, kind: str, fn: Callable[..., Any], cost: Cost) -> Callable[..., Any]:
+def _wrap(rule: Rule, kind: str, fn: Callable[..., Any], cost: Cost,
+          depth: contextvars.ContextVar[int]) -> Callable[..., Any]:
     def counted(*args: Any, **static: Any) -> Any:
-        token = _depth.set(_depth.get() + 1)
+        token = depth.set(depth.get() + 1)
         try:
             result = fn(*args, **static)
         finally:
-            _depth.reset(token)
-        if _depth.get() == 0:  # outermost only: rules run on nodes (create_graph) call other rules
+            depth.reset(token)
+        if depth.get() == 0:  # outermost only: rules run on nodes (create_graph) call other rules
             cost._add(kind, rule.name, _work(rule, kind, args, result))
         return result
 
@@ -147,12 +146,13 @@ def count_work() -> Iterator[Cost]:
         (2, 2, 0)
     """
     cost = Cost()
+    depth: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_lite_cost_depth", default=0)
     saved = {name: (r.forward, r.vjp, r.jvp) for name, r in RULES.items()}
     try:
         for r in RULES.values():
-            r.forward = _wrap(r, "forward", r.forward, cost)
-            r.vjp = _wrap(r, "vjp", r.vjp, cost)
-            r.jvp = _wrap(r, "jvp", r.jvp, cost)
+            r.forward = _wrap(r, "forward", r.forward, cost, depth)
+            r.vjp = _wrap(r, "vjp", r.vjp, cost, depth)
+            r.jvp = _wrap(r, "jvp", r.jvp, cost, depth)
         yield cost
     finally:
         for name, (fwd, vjp, jvp) in saved.items():
