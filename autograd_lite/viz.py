@@ -419,8 +419,9 @@ def draw_graph(root: Node | Iterable[Node], *, rankdir: str = "LR", show_data: b
     # ---- modules: each node's box path, and where it is collapsed ---------------------------
     group: dict[Node, ScopeKey] = {}  # node -> the collapsed module it belongs to
     place: dict[Node, ScopeKey] = {}  # node -> the box it is drawn in
+    names: dict[Node, str] = {}  # unlabelled parameter -> its name in its module
     if clusters:
-        _assign_scopes(order, collapse, group, place)
+        _assign_scopes(order, collapse, group, place, names)
 
     # ---- which nodes to draw (max_nodes): the ones nearest the outputs -----------------------
     if max_nodes is not None and len(order) > max_nodes:
@@ -456,7 +457,7 @@ def draw_graph(root: Node | Iterable[Node], *, rankdir: str = "LR", show_data: b
     for n in drawn:
         k = group.get(n)
         if k is None:
-            builder.value_node(n, f"v{rank[n]}", place.get(n, ()), n in root_set)
+            builder.value_node(n, f"v{rank[n]}", place.get(n, ()), n in root_set, names.get(n))
             if not n._parents:
                 continue
             target = f"o{rank[n]}"
@@ -516,8 +517,9 @@ def _grad_known(n: Node) -> bool:
 
 
 def _assign_scopes(order: list[Node], collapse: Any, group: dict[Node, ScopeKey],
-                   place: dict[Node, ScopeKey]) -> None:
-    """Fill ``place`` (the box of each scoped node) and ``group`` (its collapsed module).
+                   place: dict[Node, ScopeKey], names: dict[Node, str]) -> None:
+    """Fill ``place`` (the box of each scoped node), ``group`` (its collapsed module) and
+    ``names`` (a parameter's attribute name in its module, from ``named_parameters()``).
 
     Leaves are not made inside a module call (parameters are created in ``__init__``, numbers are
     lifted to constants without a scope), so they are placed by their consumers: a leaf that a
@@ -527,17 +529,21 @@ def _assign_scopes(order: list[Node], collapse: Any, group: dict[Node, ScopeKey]
     share one.
     """
     owners: dict[int, Any] = {}
-    claims: dict[int, set[int] | None] = {}  # owner id -> ids of its parameters (None: no list)
+    claims: dict[int, dict[int, str] | None] = {}  # owner id -> {id(parameter): name} or None
 
-    def claimed(owner_id: int) -> set[int] | None:
+    def claimed(owner_id: int) -> dict[int, str] | None:
         if owner_id not in claims:
-            params = getattr(owners.get(owner_id), "parameters", None)
-            ids: set[int] | None = None
-            if callable(params):
-                try:
-                    ids = {id(q) for q in params()}
-                except Exception:  # a user module with an odd parameters(): ignore it
-                    ids = None
+            owner = owners.get(owner_id)
+            named = getattr(owner, "named_parameters", None)
+            params = getattr(owner, "parameters", None)
+            ids: dict[int, str] | None = None
+            try:
+                if callable(named):
+                    ids = {id(q): str(name) for name, q in named()}
+                elif callable(params):
+                    ids = {id(q): "" for q in params()}
+            except Exception:  # a user module with an odd parameter listing: ignore it
+                ids = None
             claims[owner_id] = ids
         return claims[owner_id]
 
@@ -571,6 +577,8 @@ def _assign_scopes(order: list[Node], collapse: Any, group: dict[Node, ScopeKey]
                 if pid in ids:
                     prev = owned.get(p)
                     owned[p] = key[:depth] if prev is None else _common(prev, key[:depth])
+                    if ids[pid] and p not in names:
+                        names[p] = ids[pid]
                     break
     for leaf, home in homes.items():
         box = owned.get(leaf)
@@ -680,7 +688,8 @@ class _Builder:
         return box
 
     # ---- nodes ------------------------------------------------------------------------------
-    def value_node(self, n: Node, nid: str, where: ScopeKey, is_output: bool) -> None:
+    def value_node(self, n: Node, nid: str, where: ScopeKey, is_output: bool,
+                   name: str | None = None) -> None:
         d = self.digits
         if is_output:
             role = "output"
@@ -688,7 +697,7 @@ class _Builder:
             role = "parameter" if n.requires_grad else "input"
         else:
             role = "intermediate"
-        title = n.label or n.op or ("leaf" if n.requires_grad else "const")
+        title = n.label or name or n.op or ("leaf" if n.requires_grad else "const")
         lines = [_clean(title)]
         if self.show_data:
             lines += _value_lines(n.data, d)

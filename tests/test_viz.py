@@ -262,14 +262,35 @@ class _Owner:
 def test_a_module_owns_the_parameters_it_lists() -> None:
     x = Value(1.0, label="x")  # requires grad (Value's default) but belongs to no module
     w = Value(2.0, label="w")
+    v = Value(0.5)  # an unlabelled parameter
     c = Value(3.0, label="c")  # used only inside the module, but not its parameter
-    neuron = _Owner(w)
+    neuron = _Owner(w, v)
     with scope("Neuron", neuron):
-        y = (w * x + c).tanh()
+        y = (w * x + c).tanh() * v
     src = draw_graph(y, legend=False).source
     box = src[src.index("subgraph cluster_0"):]
-    assert 'label="w\\n' in box
+    assert 'label="w\\n' in box and 'label="leaf\\ndata 0.5' in box
     assert 'label="x\\n' not in box and 'label="c\\n' not in box
+
+
+def test_nn_modules_are_boxes_with_named_parameters() -> None:
+    nn = pytest.importorskip("autograd_lite.nn")
+
+    class Affine(nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            self.W = Tensor(np.ones((2, 3)), requires_grad=True)
+            self.b = Tensor(np.zeros(2), requires_grad=True)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.W @ x + self.b
+
+    layer = Affine()
+    out = layer(Tensor(np.ones(3), label="x")).sum()
+    src = draw_graph(out, legend=False).source
+    box = src[src.index("subgraph cluster_0"):src.index("}")]
+    assert "label=Affine" in box
+    assert 'label="W\\n(2, 3) float64' in box and 'label="b\\n(2,) float64' in box  # names
+    assert 'label="x\\n' not in box
 
 
 def test_clusters_are_per_module_call() -> None:
