@@ -54,11 +54,30 @@ _KINK_BETWEEN = {"maximum", "minimum"}
 
 
 class GradCheckWarning(UserWarning):
-    """A gradient check whose finite differences cannot be trusted (float32 data, a kink)."""
+    """A gradient check whose finite differences cannot be trusted (float32 data, a kink).
+
+    Example:
+        >>> import warnings, numpy as np
+        >>> from autograd_lite import check_grad, GradCheckWarning
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _ = check_grad(lambda x: x.relu().sum(), np.array([0.0, 1.0]))
+        >>> caught[0].category is GradCheckWarning
+        True
+    """
 
 
 class GradCheckError(AssertionError):
-    """Raised by `GradCheckReport.raise_if_failed` (an AssertionError, so pytest shows it well)."""
+    """Raised by `GradCheckReport.raise_if_failed` (an AssertionError, so pytest shows it well).
+
+    Example:
+        >>> from autograd_lite import check_grad, GradCheckError
+        >>> try:
+        ...     check_grad(lambda x: x * x, 3.0, expected=3.0).raise_if_failed()
+        ... except GradCheckError as err:
+        ...     print(str(err).splitlines()[1])
+        check_grad: 1 of 1 FAILED  (central differences eps=1e-06, rtol=1e-05, atol=1e-07)
+    """
 
 
 @dataclass
