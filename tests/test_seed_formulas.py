@@ -317,3 +317,18 @@ def test_check_at_a_kink_warns() -> None:
     with pytest.warns(GradCheckWarning, match="relu"):
         r = check_grad(lambda x: x.relu().sum(), np.array([0.0, 1.0]), expected=np.array([0.0, 1.0]))
     assert r["x"].status == "NUMERIC"
+
+
+def test_linear_layer_mse_answers() -> None:
+    """mse-and-linear-layer-gradients-fr.txt: Q4/Q5 matrix forms are right; Q3's dL/dX_ij =
+    dL/df_ij Σ_u W_uj is wrong (it should be Σ_l dL/df_il W_jl, i.e. G Wᵀ)."""
+    rng = np.random.default_rng(13)
+    q, n, p = 4, 3, 3
+    X, W = rng.normal(size=(q, n)), rng.normal(size=(n, p))
+    b, Y = rng.normal(size=(1, p)), rng.normal(size=(q, p))
+    C = lambda X, W, b: ((X @ W + b - Y) ** 2).mean()
+    G = 2 / (q * p) * (X @ W + b - Y)                      # dC/dŶ for C = 1/(qp) ΣΣ (Ŷ - Y)²
+    check_grad(C, X, W, b, expected=(G @ W.T, X.T @ G, np.ones((1, q)) @ G)).raise_if_failed()
+    q3 = G * W.sum(axis=0)                                 # Q3: dL/df_ij Σ_u W_uj
+    r = check_grad(C, X, W, b, expected={"X": q3})
+    assert r["X"].status == "WRONG" and r["W"].ok and r["b"].ok
