@@ -71,6 +71,17 @@ __all__ += ["cost_report", "cost_sweep"]
 # --- end derivative toolkit ---
 
 # --- models and training (issue 5) ---
+from . import data, losses, nn, optim  # noqa: E402
+from .losses import ElasticNet, cross_entropy, elastic_net, mse  # noqa: E402
+from .nn import MLP, Linear, Module, ValueMLP  # noqa: E402
+from .optim import SGD, Adam  # noqa: E402
+from .train import History, accuracy, fit, plot_decision_boundary, predict  # noqa: E402
+
+__all__ += [
+    "MLP", "SGD", "Adam", "ElasticNet", "History", "Linear", "Module", "ValueMLP", "accuracy",
+    "cross_entropy", "data", "elastic_net", "fit", "losses", "mse", "nn", "optim", "plot_decision_boundary",
+    "predict",
+]
 # --- end models and training ---
 
 # --- graph renderer (issue 6) ---

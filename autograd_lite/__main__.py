@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--b", type=float, default=2.0, help="value of b (default 2)")
     demo.set_defaults(func=_demo)
     # --- train command (issue 5) ---
+    from .train import add_train_command
+
+    add_train_command(sub)
     # --- end train command ---
     # --- graph command (issue 6) ---
     from .expr import add_graph_command

@@ -3,4 +3,4 @@
 # real data set and write the loss curve and a computation-graph picture into runs/.
 EXTRAS="notebooks"
 source "$(dirname "$0")/_setup.sh"
-"$PY" -m autograd_lite demo "$@"
+"$PY" -m autograd_lite train "$@"
