@@ -35,7 +35,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 EXPECTED: dict[str, dict[str, Any]] = {
     "01_quick_start": {"image/png": 2, "image/svg+xml": 3, "budget": 25},
     "02_derivatives_of_basic_functions": {"image/png": 5, "image/svg+xml": 0, "budget": 30},
-    "03_backprop_one_hidden_layer_mlp": {"image/png": 3, "image/svg+xml": 1, "budget": 45},
+    "03_backprop_one_hidden_layer_mlp": {"image/png": 2, "image/svg+xml": 1, "budget": 45},
     "04_matrix_calculus": {"image/png": 2, "image/svg+xml": 1, "budget": 30},
     "05_training_on_real_data": {"image/png": 4, "image/svg+xml": 1, "budget": 50},
 }
