@@ -507,6 +507,8 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if gshape == shape:
         return g
     extra = len(gshape) - len(shape)
+    if extra == 1 and gshape[1:] == shape:  # the common case: a bias added to every row
+        return g.sum(axis=0)
     if extra < 0:
         raise ValueError(f"cannot reduce a gradient of shape {gshape} to the larger shape {shape}")
     axes = tuple(range(extra)) + tuple(
@@ -555,11 +557,11 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
     broadcasts = root._broadcasts  # Value graphs never broadcast (Value and Tensor never mix)
     token = _mode.set(mode & ~_NO_GRAD if create_graph else mode | _NO_GRAD)
     try:
-        if create_graph or anomaly or broadcasts:
+        if create_graph or anomaly:
             _sweep(order, pending, root, consume, intermediate_grads, create_graph, anomaly,
                    broadcasts)
         else:
-            _sweep_scalar(order, pending, root, consume, intermediate_grads)
+            _sweep_scalar(order, pending, root, consume, intermediate_grads, broadcasts)
     finally:
         _mode.reset(token)
 
@@ -614,9 +616,10 @@ def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, consume: int
 
 
 def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, consume: int,
-                  keep: bool) -> None:
-    """The same sweep specialised for raw-data graphs without broadcasting (the `Value` hot
-    path): one- and two-input ops unrolled on the inline parents. Results equal `_sweep`'s."""
+                  keep: bool, broadcasts: bool = False) -> None:
+    """The same sweep specialised for raw-data graphs (the `Value` and plain `Tensor` hot path):
+    one- and two-input ops unrolled on the inline parents; with ``broadcasts`` an edge whose
+    gradient's shape differs from its parent's is unbroadcast. Results equal `_sweep`'s."""
     pop = pending.pop
     get = pending.get
     for node in reversed(order):
@@ -629,7 +632,7 @@ def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, consu
                 old = node.grad
                 node.grad = g if old is None else old + g
             else:
-                _sweep([node], {node: g}, root, consume, keep, False, 0, False, pending)
+                _sweep([node], {node: g}, root, consume, keep, False, 0, broadcasts, pending)
             continue
         if node._flags & _CONSUMED:
             raise _consumed_error(node)
@@ -642,15 +645,21 @@ def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, consu
             ga, gb = (node._rule.vjp(g, node.data, a.data, b.data, **static) if static
                       else node._rule.vjp(g, node.data, a.data, b.data))
             if ga is not None and a.requires_grad:
+                if broadcasts and ga.shape != a.data.shape:
+                    ga = unbroadcast(ga, a.data.shape)
                 old = get(a)
                 pending[a] = ga if old is None else old + ga
             if gb is not None and b.requires_grad:
+                if broadcasts and gb.shape != b.data.shape:
+                    gb = unbroadcast(gb, b.data.shape)
                 old = get(b)
                 pending[b] = gb if old is None else old + gb
         else:
             (ga,) = (node._rule.vjp(g, node.data, a.data, **static) if static
                      else node._rule.vjp(g, node.data, a.data))
             if ga is not None and a.requires_grad:
+                if broadcasts and ga.shape != a.data.shape:
+                    ga = unbroadcast(ga, a.data.shape)
                 old = get(a)
                 pending[a] = ga if old is None else old + ga
 

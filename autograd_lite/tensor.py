@@ -171,7 +171,14 @@ class Tensor(Node):
 
     @property
     def T(self) -> Tensor:
-        """All axes reversed (the transpose of a matrix)."""
+        """All axes reversed (the transpose of a matrix).
+
+        Example:
+            >>> Tensor([[1.0, 2.0]]).T.shape
+            (2, 1)
+        """
+        if self.data.ndim == 2:
+            return _apply(TR.TRANSPOSE, (self,), _SWAP2)
         return self.transpose()
 
     def __len__(self) -> int:
@@ -731,6 +738,7 @@ class Tensor(Node):
 
 
 _apply = Tensor._apply
+_SWAP2 = {"axes": (1, 0)}  # shared by every 2-D .T node (static dicts are never mutated)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -1048,8 +1056,9 @@ def matmul(x: Any, y: Any) -> Tensor:
         >>> matmul(Tensor(np.eye(2)), Tensor([1.0, 2.0])).data
         array([1., 2.])
     """
-    x = _lift(x, "@", y if isinstance(y, Tensor) else None)
-    y = _lift(y, "@", x)
+    if x.__class__ is not Tensor or y.__class__ is not Tensor:
+        x = _lift(x, "@", y if isinstance(y, Tensor) else None)
+        y = _lift(y, "@", x)
     xs = x.data.shape
     ys = y.data.shape
     if not xs or not ys:
@@ -1067,7 +1076,15 @@ def matmul(x: Any, y: Any) -> Tensor:
             np.broadcast_shapes(xs[:-2], ys[:-2])
         except ValueError:
             raise ValueError(f"matmul: batch axes of {xs} and {ys} do not broadcast") from None
-    return _binary(TR.MATMUL, x, y)
+    if x.data.dtype != y.data.dtype:
+        x, y = _promote((x, y))
+    # tell the VJP which products are needed: a constant operand (the data) gets no gradient
+    return _apply(TR.MATMUL, (x, y), _NEED[x.requires_grad, y.requires_grad])
+
+
+_NEED: dict[tuple[bool, bool], dict[str, Any] | None] = {
+    (True, True): None, (False, True): {"need": (False, True)}, (True, False): {"need": (True, False)},
+    (False, False): None}
 
 
 def _pair(x: Any, y: Any, op: str) -> tuple[Tensor, Tensor]:

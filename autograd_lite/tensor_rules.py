@@ -9,6 +9,7 @@ written with methods shared by ndarrays and Tensors (``.sum``, ``.reshape``, ``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ def _norm_axis(axis: Any, ndim: int) -> tuple[int, ...]:
 
 def expand_to(g: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
     """Broadcast a reduced gradient ``g`` back to ``shape`` (the input of a reduction)."""
-    if not keepdims and len(shape):
+    if axis is not None and not keepdims and len(shape):
         kept = list(shape)
         for a in _norm_axis(axis, len(shape)):
             kept[a] = 1
@@ -40,24 +41,34 @@ def expand_to(g: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
 
 def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
     """Broadcast an array (a writable copy) or a Tensor node to ``shape``."""
-    if isinstance(x, np.ndarray | np.generic | float | int):
-        return np.array(np.broadcast_to(x, shape))
+    if isinstance(x, np.ndarray | np.generic):
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
+    if isinstance(x, float | int):
+        return np.full(shape, x, dtype=np.float64)
     return x.broadcast_to(shape)
 
 
 def swap_last(x: Any) -> Any:
     """Swap the last two axes (the matrix transpose of a batch of matrices)."""
-    if x.ndim < 2:
+    nd = x.ndim
+    if nd == 2:
+        return x.T
+    if nd < 2:
         return x
-    axes = list(range(x.ndim))
+    axes = list(range(nd))
     axes[-1], axes[-2] = axes[-2], axes[-1]
     return x.transpose(tuple(axes))
 
 
 # --------------------------------------------------------------------------------------------- matmul
 
-def _matmul_vjp(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
+def _matmul_vjp(g: Any, ans: Any, x: Any, y: Any, *,
+                need: tuple[bool, bool] = (True, True)) -> tuple[Any, Any]:
     xd, yd = x.ndim, y.ndim
+    if xd == 2 and yd == 2:  # the common case first; skip a product nobody needs (a constant input)
+        return (g @ y.T if need[0] else None), (x.T @ g if need[1] else None)
     if xd == 1 and yd == 1:  # inner product: g is a scalar
         return g * y, g * x
     if xd == 1:  # (n,) @ (..., n, m) -> (..., m)
@@ -72,10 +83,10 @@ def _matmul_vjp(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
 
 
 MATMUL = defrule(
-    "matmul", "x @ y;  ∂/∂x = g yᵀ, ∂/∂y = xᵀ g",
-    forward=lambda x, y: np.matmul(x, y),
+    "matmul", "x @ y;  ∂/∂x = g yᵀ, ∂/∂y = xᵀ g  (need: which inputs want a gradient)",
+    forward=lambda x, y, *, need=(True, True): np.matmul(x, y),
     vjp=_matmul_vjp,
-    jvp=lambda t, ans, x, y: _plus(None if t[0] is None else t[0] @ y,
+    jvp=lambda t, ans, x, y, *, need=(True, True): _plus(None if t[0] is None else t[0] @ y,
                                    None if t[1] is None else x @ t[1]),
     nodes=_T,
 )
@@ -84,7 +95,7 @@ MATMUL = defrule(
 
 SUM = defrule(
     "sum", "Σ x over axis;  ∂/∂x = 1 (broadcast back)",
-    forward=lambda x, *, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+    forward=lambda x, *, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, *, axis=None, keepdims=False: (expand_to(g, x.shape, axis, keepdims),),
     jvp=lambda t, ans, x, *, axis=None, keepdims=False: t[0].sum(axis=axis, keepdims=keepdims),
     nodes=_T,
@@ -100,7 +111,7 @@ def _count(shape: tuple[int, ...], axis: Any) -> int:
 
 MEAN = defrule(
     "mean", "(1/n) Σ x over axis;  ∂/∂x = 1/n",
-    forward=lambda x, *, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+    forward=lambda x, *, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, *, axis=None, keepdims=False: (
         expand_to(g, x.shape, axis, keepdims) * (1.0 / _count(x.shape, axis)),),
     jvp=lambda t, ans, x, *, axis=None, keepdims=False: t[0].mean(axis=axis, keepdims=keepdims),
@@ -111,20 +122,26 @@ MEAN = defrule(
 
 RESHAPE = defrule(
     "reshape", "reshape x;  the gradient is reshaped back",
-    forward=lambda x, *, shape: np.reshape(x, shape),
+    forward=lambda x, *, shape: x.reshape(shape),
     vjp=lambda g, ans, x, *, shape: (g.reshape(x.shape),),
     jvp=lambda t, ans, x, *, shape: t[0].reshape(ans.shape),
     nodes=_T,
 )
 
 
+_INVERSE: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
 def _inverse_perm(axes: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argsort(axes))
+    inv = _INVERSE.get(axes)
+    if inv is None:
+        inv = _INVERSE[axes] = tuple(int(i) for i in np.argsort(axes))
+    return inv
 
 
 TRANSPOSE = defrule(
     "transpose", "permute the axes of x;  the gradient is permuted back",
-    forward=lambda x, *, axes: np.transpose(x, axes),
+    forward=lambda x, *, axes: x.transpose(axes),
     vjp=lambda g, ans, x, *, axes: (g.transpose(_inverse_perm(axes)),),
     jvp=lambda t, ans, x, *, axes: t[0].transpose(axes),
     nodes=_T,
@@ -141,16 +158,36 @@ BROADCAST_TO = defrule(
 # ---------------------------------------------------------------------------------- softmax family
 
 
+def _shift(x: np.ndarray, axis: Any) -> np.ndarray:
+    """The max along ``axis`` (kept), replaced by 0 where it is ±inf or nan (so x - m stays exact)."""
+    m = x.max(axis=axis, keepdims=True)
+    if not math.isfinite(m.sum()):  # one cheap test; a false alarm (overflowing sum) is harmless
+        m = np.where(np.isfinite(m), m, 0.0)
+    return m
+
+
 def _logsumexp(x: np.ndarray, axis: Any = -1, keepdims: bool = False) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    m = _shift(x, axis)
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+    out += m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    z = x - _shift(x, axis)
+    z -= np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    return z
+
+
 def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    e = np.exp(x - _shift(x, axis))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def _exp_of_log(x: Any) -> Any:
+    """e^x for x ≤ 0 (a log-probability): no overflow check needed on arrays."""
+    return np.exp(x) if isinstance(x, np.ndarray) else exp(x)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
@@ -168,9 +205,9 @@ SOFTMAX = defrule(
 
 LOG_SOFTMAX = defrule(
     "log_softmax", "log S(x) = x - logsumexp(x);  VJP: g - S Σ g",
-    forward=lambda x, *, axis=-1: x - _logsumexp(x, axis, keepdims=True),
-    vjp=lambda g, ans, x, *, axis=-1: (g - exp(ans) * g.sum(axis=axis, keepdims=True),),
-    jvp=lambda t, ans, x, *, axis=-1: t[0] - (exp(ans) * t[0]).sum(axis=axis, keepdims=True),
+    forward=_log_softmax,
+    vjp=lambda g, ans, x, *, axis=-1: (g - _exp_of_log(ans) * g.sum(axis=axis, keepdims=True),),
+    jvp=lambda t, ans, x, *, axis=-1: t[0] - (_exp_of_log(ans) * t[0]).sum(axis=axis, keepdims=True),
     nodes=_T,
 )
 

@@ -1,0 +1,211 @@
+"""One training step of the seeds' one-hidden-layer MLP: autograd_lite vs hand-written numpy vs PyTorch.
+
+The network of the course (hw3, part 2): h^a = W1 x + b1, h^s = leaky_relu(h^a), o^a = W2 h^s + b2,
+o^s = softmax(o^a), L = -log o^s_y, averaged over a mini-batch. One step = forward, softmax
+cross-entropy, backward, SGD update. Three engines run the same step from the same weights:
+
+* ``autograd_lite``: Tensors; the loss is -(log_softmax(o^a) * onehot(y)).sum() / batch.
+* ``numpy``: the step written by hand with the seeds' derived gradients (dL/do^a = softmax(o^a) -
+  onehot(y), dL/dW2 = g_o^T h^s, dL/dh^a = g_o W2 * leaky_relu'(h^a), ...): the floor to beat.
+* ``torch``: PyTorch CPU autograd with F.cross_entropy (only if torch is importable).
+
+Each engine runs in its own process; runs alternate between engines; each run times every step
+of ``--steps`` consecutive steps after a short warm-up, garbage collector on. The medians and the
+ratios are printed, with the targets (large: autograd_lite within 1.15x of numpy; small: within 2x
+of numpy and faster than PyTorch). The engines' losses after the run are compared as a check.
+
+Usage:
+    python benchmarks/bench_tensor_mlp.py            # full run (~1 minute)
+    python benchmarks/bench_tensor_mlp.py --quick    # smoke run (a few seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+CONFIGS = {
+    # name: (d, d_h, m, batch, target ratio to numpy)
+    "large": (784, 256, 10, 128, 1.15),
+    "small": (2, 10, 2, 100, 2.0),
+}
+ALPHA = 0.01
+LR = 0.05
+
+
+def make_problem(d: int, dh: int, m: int, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Data and initial weights shared by every engine (W1 is d_h x d, as in the seeds)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "x": rng.standard_normal((batch, d)),
+        "y": rng.integers(0, m, size=batch),
+        "W1": rng.standard_normal((dh, d)) / np.sqrt(d),
+        "b1": np.zeros(dh),
+        "W2": rng.standard_normal((m, dh)) / np.sqrt(dh),
+        "b2": np.zeros(m),
+    }
+
+
+def numpy_engine(p: dict[str, np.ndarray]) -> Any:
+    x, y = p["x"], p["y"]
+    W1, b1, W2, b2 = (p[k].copy() for k in ("W1", "b1", "W2", "b2"))
+    batch, m = x.shape[0], W2.shape[0]
+    onehot = np.eye(m)[y]
+
+    def step() -> float:
+        nonlocal W1, b1, W2, b2  # updated in place
+        ha = x @ W1.T + b1
+        hs = np.where(ha > 0, ha, ALPHA * ha)
+        oa = hs @ W2.T + b2
+        z = oa - oa.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        se = e.sum(axis=1, keepdims=True)
+        loss = float(np.log(se).sum() - (z * onehot).sum()) / batch
+        g_oa = (e / se - onehot) / batch            # dL/do^a = softmax(o^a) - onehot(y)
+        g_W2 = g_oa.T @ hs                          # dL/dW2 = (dL/do^a)^T h^s
+        g_b2 = g_oa.sum(axis=0)
+        g_ha = (g_oa @ W2) * np.where(ha > 0, 1.0, ALPHA)   # dL/dh^a = (W2^T dL/do^a) ⊙ lrelu'
+        g_W1 = g_ha.T @ x
+        g_b1 = g_ha.sum(axis=0)
+        W1 -= LR * g_W1
+        b1 -= LR * g_b1
+        W2 -= LR * g_W2
+        b2 -= LR * g_b2
+        return loss
+
+    return step
+
+
+def autograd_lite_engine(p: dict[str, np.ndarray]) -> Any:
+    from autograd_lite import Tensor, one_hot
+
+    X = Tensor(p["x"])
+    batch, m = p["x"].shape[0], p["W2"].shape[0]
+    Y = one_hot(p["y"], m)
+    params = [Tensor(p[k].copy(), requires_grad=True) for k in ("W1", "b1", "W2", "b2")]
+    W1, b1, W2, b2 = params
+    scale = -1.0 / batch
+
+    def step() -> float:
+        for q in params:
+            q.grad = None
+        hs = (X @ W1.T + b1).leaky_relu(ALPHA)
+        oa = hs @ W2.T + b2
+        loss = (oa.log_softmax() * Y).sum() * scale
+        loss.backward()
+        for q in params:
+            q.data -= LR * q.grad
+        return float(loss.data)
+
+    return step
+
+
+def torch_engine(p: dict[str, np.ndarray]) -> Any:
+    import torch
+    import torch.nn.functional as F
+
+    X = torch.from_numpy(p["x"])
+    Y = torch.from_numpy(p["y"]).long()
+    params = [torch.tensor(p[k], requires_grad=True) for k in ("W1", "b1", "W2", "b2")]
+    W1, b1, W2, b2 = params
+
+    def step() -> float:
+        for q in params:
+            q.grad = None
+        hs = F.leaky_relu(X @ W1.T + b1, ALPHA)
+        oa = hs @ W2.T + b2
+        loss = F.cross_entropy(oa, Y)
+        loss.backward()
+        with torch.no_grad():
+            for q in params:
+                q -= LR * q.grad
+        return float(loss)
+
+    return step
+
+
+ENGINES = {"autograd_lite": autograd_lite_engine, "numpy": numpy_engine, "torch": torch_engine}
+
+
+def child(engine: str, config: str, steps: int, warmup: int) -> None:
+    d, dh, m, batch, _ = CONFIGS[config]
+    step = ENGINES[engine](make_problem(d, dh, m, batch))
+    for _ in range(warmup):
+        step()
+    times = []
+    losses = []
+    clock = time.perf_counter
+    for _ in range(steps):
+        t0 = clock()
+        loss = step()
+        times.append(clock() - t0)
+        losses.append(loss)
+    print(json.dumps({"times": times, "losses": losses}))
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: one round of a few steps")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating runs per engine")
+    ap.add_argument("--steps", type=int, default=200, help="steps timed per run")
+    ap.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
+    ap.add_argument("--configs", default="large,small", help="comma-separated: large, small")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.steps, args.warmup = 1, 5, 2
+    if args.child:
+        child(args.child[0], args.child[1], args.steps, args.warmup)
+        return
+    engines = ["autograd_lite", "numpy"]
+    if torch_available():
+        engines.append("torch")
+    else:
+        print("torch is not importable: comparing autograd_lite with numpy only")
+    for config in args.configs.split(","):
+        d, dh, m, batch, target = CONFIGS[config]
+        runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
+        for r in range(args.rounds):
+            order = engines if r % 2 == 0 else engines[::-1]
+            for e in order:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", e, config, "--steps", str(args.steps),
+                     "--warmup", str(args.warmup)], check=True, capture_output=True, text=True)
+                runs[e].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        med = {e: statistics.median(t for r in rs for t in r["times"]) for e, rs in runs.items()}
+        print(f"\n{config}: d={d}, d_h={dh}, m={m}, batch={batch} "
+              f"({args.rounds} runs x {args.steps} steps per engine, median step time)")
+        for e in engines:
+            print(f"  {e:>14}: {med[e] * 1e6:10.1f} us")
+        ratio = med["autograd_lite"] / med["numpy"]
+        verdict = "meets" if ratio <= target else "MISSES"
+        print(f"  autograd_lite / numpy = {ratio:.2f}x  ({verdict} the target <= {target}x)")
+        if "torch" in med:
+            tr = med["autograd_lite"] / med["torch"]
+            line = f"  autograd_lite / torch = {tr:.2f}x"
+            if config == "small":
+                line += f"  ({'meets' if tr < 1 else 'MISSES'} the target < 1x)"
+            print(line)
+        final = {e: rs[0]["losses"][-1] for e, rs in runs.items()}
+        same = all(np.isclose(v, final["numpy"], rtol=1e-6) for v in final.values())
+        print(f"  same loss after {args.warmup + args.steps} steps on every engine: {same} "
+              f"({final['numpy']:.6f})")
+
+
+if __name__ == "__main__":
+    main()
