@@ -19,5 +19,4 @@ from .transforms import grad, gradients, hessian, hvp, jacobian, jvp, value_and_
 _TRANSFORMS = ["grad", "gradients", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp"]
 # --- end transforms ---
 
-__all__: list[str] = []
-# each block above extends __all__ with the names it imports
+__all__: list[str] = _OPS + _TRANSFORMS  # noqa: PLE0605
