@@ -14,9 +14,9 @@ _OPS = list(ops.__all__)
 # --- end ops ---
 
 # --- derivative transforms (issue 4, autograd_lite/functional/transforms.py) ---
-from .transforms import grad, gradients, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402
+from .transforms import grad, gradients, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402, F401
 
 _TRANSFORMS = ["grad", "gradients", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp"]
 # --- end transforms ---
 
-__all__: list[str] = _OPS + _TRANSFORMS  # noqa: PLE0605
+__all__: list[str] = _OPS + _TRANSFORMS
