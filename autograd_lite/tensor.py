@@ -214,7 +214,9 @@ class Tensor(Node):
             >>> Tensor([1.0], requires_grad=True).detach().requires_grad
             False
         """
-        return Tensor(self.data, label=self.label)
+        t = _leaf(Tensor, self.data, False)
+        t.label = self.label
+        return t
 
     def __repr__(self) -> str:
         name = f", label={self.label!r}" if self.label else ""
