@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -190,8 +191,10 @@ def test_nan_and_inf_are_highlighted_in_red() -> None:
     assert "#fcbba1" not in attrs_of(src, "v0")  # the finite input is not marked
 
     t = Tensor([0.0, 1.0], requires_grad=True, label="t")
-    s = t.sqrt().sum()
-    s.backward()  # d sqrt at 0 = inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the engine may warn: not the point here
+        s = t.sqrt().sum()
+        s.backward()  # d sqrt at 0 = inf
     src = draw_graph(s).source
     assert "⚠ inf in grad" in attrs_of(src, "v0")
     assert "⚠" not in attrs_of(src, "v2")
