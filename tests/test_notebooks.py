@@ -107,7 +107,8 @@ def test_notebook_executes_and_draws(name: str, tmp_path: Path) -> None:
         Path(keep).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(Path(keep) / f"{name}.ipynb"))
 
-    errors = [out for out in _outputs(nb) if out.get("output_type") == "error"]
+    errors = [f"{out.get('ename')}: {out.get('evalue')}" for out in _outputs(nb)
+              if out.get("output_type") == "error"]
     assert not errors, f"{name}: error outputs {errors}"
     # a bar's own text may mention nothing alarming; any warning or traceback is a defect
     stderr = "\n".join(line for line in _stderr(nb).splitlines() if not TQDM_BAR.search(line))
