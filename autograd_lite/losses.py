@@ -281,6 +281,8 @@ def _nodes(params: Any) -> list[Node]:
     for p in out:
         if not isinstance(p, Node):
             raise TypeError(f"regularizer: expected Tensors or Values (or a Module), got {type(p).__name__}")
+    if len({type(p) for p in out}) > 1:
+        raise TypeError("regularizer: the parameters mix Tensors and Values; penalize each kind separately")
     return out
 
 

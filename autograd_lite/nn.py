@@ -265,16 +265,17 @@ class Module:
         return self.train(False)
 
     # --- state -----------------------------------------------------------------------------------------
-    def _own_state(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters this module holds directly (not through sub-modules)."""
+    def _own_state(self, what: str = "data") -> dict[str, np.ndarray]:
+        """Copies of the parameters this module holds directly (not through sub-modules);
+        ``what="grad"`` gives their gradients instead (zeros where none was computed)."""
         out: dict[str, np.ndarray] = {}
         for name, v in vars(self).items():
             if name.startswith("_"):
                 continue
             if isinstance(v, Node) and v.requires_grad:
-                out[name] = np.array(v.data, dtype=np.float64 if isinstance(v, Value) else v.data.dtype)
+                out[name] = _read(v, what)
             elif isinstance(v, list | tuple) and v and all(isinstance(e, Value) for e in v):
-                out[name] = np.array([e.data for e in v], dtype=np.float64)
+                out[name] = np.array([_read(e, what) for e in v], dtype=np.float64)
         return out
 
     def _load_own(self, arrays: dict[str, np.ndarray]) -> None:
@@ -288,6 +289,24 @@ class Module:
             else:
                 for e, a in zip(v, arr.tolist()):
                     e.data = float(a)
+
+    def grad_dict(self) -> dict[str, np.ndarray]:
+        """Name -> gradient array of every parameter, in the layout of `state_dict` (zeros before backward).
+
+        Handy to compare with a hand derivation: ``model.grad_dict()["fc1.W"]`` is dL/dW1 for a
+        `Tensor` MLP and for its `Value` twin alike.
+
+        Example:
+            >>> import numpy as np
+            >>> m = MLP([2, 3, 2]); m(np.ones((1, 2))).sum().backward()
+            >>> m.grad_dict()["fc2.b"]
+            array([1., 1.])
+        """
+        out: dict[str, np.ndarray] = {}
+        for prefix, module in self.named_modules():
+            for name, arr in module._own_state("grad").items():
+                out[f"{prefix}.{name}" if prefix else name] = arr
+        return out
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Name -> ndarray copy of every parameter (``fc1.W`` of shape (d_h, d), ...).
@@ -373,20 +392,21 @@ class Module:
         """
         where = f"{type(self).__name__}.load({os.fspath(path)!r})"
         try:
-            with np.load(path, allow_pickle=False) as f:
-                if not isinstance(f, np.lib.npyio.NpzFile):  # pragma: no cover - np.load of .npy
-                    raise ValueError("not an .npz archive")
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load of a .npy file: one array
+                raise ValueError(f"{where}: this is a single .npy array, not an .npz archive written by "
+                                 "Module.save")
+            with loaded as f:
                 state = {k: f[k] for k in f.files}
         except FileNotFoundError:
             raise
         except (ValueError, OSError, EOFError) as err:
+            if str(err).startswith(where):
+                raise
             raise ValueError(
                 f"{where}: cannot read the file as an .npz archive of plain arrays ({err}). Only files "
                 "written by Module.save (numpy arrays, no pickled Python objects) can be loaded; "
                 "pickles are refused because loading them can run arbitrary code.") from None
-        except AttributeError:  # np.load returned a bare ndarray (.npy file)
-            raise ValueError(f"{where}: this is a single .npy array, not an .npz archive written by "
-                             "Module.save") from None
         try:
             return self.load_state_dict(state)
         except ValueError as err:
@@ -415,6 +435,16 @@ class Module:
             lines.extend("  " + s for s in sub[1:])
         lines.append(")")
         return lines
+
+
+def _read(node: Node, what: str) -> np.ndarray:
+    """A copy of ``node.data`` or ``node.grad`` as an array (a missing Tensor gradient reads as zeros)."""
+    x = getattr(node, what)
+    if x is None:
+        return np.zeros_like(node.data)
+    if isinstance(x, Node):  # a gradient built with create_graph=True
+        x = x.data
+    return np.array(x, dtype=np.float64 if isinstance(node, Value) else node.data.dtype)
 
 
 # ------------------------------------------------------------------------------- activation modules
@@ -814,9 +844,9 @@ class Layer(Module):
         for j, n in enumerate(self.neurons):
             yield f"{p}b[{j}]", n.b
 
-    def _own_state(self) -> dict[str, np.ndarray]:
-        return {"W": np.array([[w.data for w in n.w] for n in self.neurons], dtype=np.float64),
-                "b": np.array([n.b.data for n in self.neurons], dtype=np.float64)}
+    def _own_state(self, what: str = "data") -> dict[str, np.ndarray]:
+        return {"W": np.array([[getattr(w, what) for w in n.w] for n in self.neurons], dtype=np.float64),
+                "b": np.array([getattr(n.b, what) for n in self.neurons], dtype=np.float64)}
 
     def _load_own(self, arrays: dict[str, np.ndarray]) -> None:
         for n, row, bj in zip(self.neurons, arrays["W"].tolist(), arrays["b"].tolist()):

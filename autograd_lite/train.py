@@ -103,7 +103,7 @@ class History:
                 lines.append("...".rjust(widths["epoch"]))
                 continue
             cells = [str(cols["epoch"][i]).rjust(widths["epoch"])]
-            cells += [f"{cols[n][i]:.4f}".rjust(widths[n]) for n in cols if n != "epoch"]
+            cells += [_cell(cols[n][i]).rjust(widths[n]) for n in cols if n != "epoch"]
             lines.append("  ".join(cells))
         return "\n".join(lines)
 
@@ -174,6 +174,10 @@ class History:
             fig.savefig(path, dpi=110)
             plt.close(fig)
         return fig
+
+
+def _cell(x: float) -> str:
+    return f"{x:.4f}" if abs(x) < 1e5 or not math.isfinite(x) else f"{x:.3e}"
 
 
 def _pyplot(where: str) -> Any:

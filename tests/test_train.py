@@ -1,0 +1,163 @@
+"""fit, History, predict/accuracy, progress bar and plots."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+
+from autograd_lite import fit as top_level_fit
+from autograd_lite.data import make_blobs, make_circles, make_moons, train_test_split
+from autograd_lite.losses import ElasticNet, mse
+from autograd_lite.nn import MLP, ValueMLP
+from autograd_lite.optim import SGD, Adam
+from autograd_lite.train import (
+    History,
+    accuracy,
+    fit,
+    outputs,
+    plot_decision_boundary,
+    predict,
+    predict_proba,
+)
+
+matplotlib.use("Agg")
+
+
+def test_two_moons_reach_97_percent_on_held_out_points() -> None:
+    X, y = make_moons(600, noise=0.1, seed=0)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_fraction=0.25, seed=0)
+    model = MLP([2, 16, 2], activation="leaky_relu", alpha=0.01, seed=0)
+    history = fit(model, X_train, y_train, optimizer=Adam(model.parameters(), lr=0.05), epochs=200,
+                  validation=(X_test, y_test), progress=False)
+    assert accuracy(model, X_train, y_train) >= 0.97
+    assert accuracy(model, X_test, y_test) >= 0.97
+    assert history.val_accuracy[-1] == accuracy(model, X_test, y_test)
+    assert top_level_fit is fit
+
+
+def test_history_records_every_epoch_and_the_penalty() -> None:
+    X, y = make_blobs(90, centers=3, std=0.5, seed=1)
+    model = MLP([2, 8, 3], seed=0)
+    h = fit(model, X, y, epochs=12, regularizer=ElasticNet(l2=1e-2), validation=(X, y), progress=False)
+    assert len(h) == 12 and h.epoch == list(range(1, 13))
+    for column in (h.loss, h.objective, h.accuracy, h.val_loss, h.val_accuracy, h.seconds):
+        assert len(column) == 12
+    assert all(o > v for o, v in zip(h.objective, h.loss))  # objective = R + penalty > R
+    assert h.loss[-1] < h.loss[0]
+    text = repr(h)
+    assert text.startswith("History: 12 epochs, final loss")
+    assert "val_accuracy" in text and "..." in text  # long histories are elided
+    assert len(text.splitlines()) == 2 + 11
+
+
+def test_full_batch_gradient_descent_is_deterministic_and_minibatches_shuffle() -> None:
+    X, y = make_circles(80, noise=0.05, seed=2)
+    runs = []
+    for _ in range(2):
+        model = MLP([2, 8, 2], activation="tanh", seed=3)
+        fit(model, X, y, optimizer=SGD(model.parameters(), lr=0.5), epochs=5, progress=False)
+        runs.append(model.fc1.W.data.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    a, b = MLP([2, 8, 2], seed=3), MLP([2, 8, 2], seed=3)
+    fit(a, X, y, batch_size=16, epochs=2, seed=0, progress=False)
+    fit(b, X, y, batch_size=16, epochs=2, seed=1, progress=False)
+    assert not np.array_equal(a.fc1.W.data, b.fc1.W.data)
+
+
+def test_progress_bar_on_and_off(capsys: pytest.CaptureFixture[str]) -> None:
+    X, y = make_moons(40, seed=0)
+    fit(MLP([2, 4, 2]), X, y, epochs=3, progress=False)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    fit(MLP([2, 4, 2]), X, y, epochs=3, progress=True, desc="moons")
+    err = capsys.readouterr().err
+    assert "moons" in err and "3/3" in err and "loss=" in err and "acc=" in err
+
+
+def test_predict_predict_proba_outputs() -> None:
+    X, y = make_blobs(60, centers=[[-3.0, 0.0], [3.0, 0.0]], std=0.3, seed=0)
+    model = MLP([2, 4, 2], seed=0)
+    fit(model, X, y, epochs=30, progress=False)
+    z = outputs(model, X, batch_size=7)  # batched evaluation gives the same outputs
+    np.testing.assert_allclose(z, model(X).data, atol=1e-12)
+    p = predict_proba(model, X)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(predict(model, X), p.argmax(axis=1))
+    assert accuracy(model, X, y) == 1.0
+    with pytest.raises(ValueError, match="X has 60 rows but y has 3"):
+        accuracy(model, X, [0, 1, 0])
+    with pytest.raises(ValueError, match=r"one example\? use X\[None, :\]"):
+        predict(model, X[0])
+
+
+def test_regression_with_mse_records_no_accuracy() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    target = X @ np.array([[1.0], [-2.0], [0.5]])
+    model = MLP([3, 1], seed=0)
+    h = fit(model, X, target, loss=mse, epochs=100, progress=False)
+    assert h.accuracy == [] and h.loss[-1] < 1e-3
+    np.testing.assert_allclose(model.fc1.W.data, [[1.0, -2.0, 0.5]], atol=0.05)
+
+
+def test_fit_works_with_the_value_model() -> None:
+    X, y = make_blobs(20, centers=[[-2.0, 0.0], [2.0, 0.0]], std=0.3, seed=0)
+    model = ValueMLP([2, 3, 2], activation="tanh", seed=0)
+    h = fit(model, X, y, optimizer=SGD(model.parameters(), lr=0.5), epochs=10, progress=False)
+    assert h.loss[-1] < h.loss[0]
+    assert accuracy(model, X, y) == 1.0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow itself warns; fit must then stop
+def test_divergence_stops_with_a_clear_error() -> None:
+    X, y = make_moons(30, seed=0)
+    model = MLP([2, 4, 2], seed=0)
+    with pytest.raises(FloatingPointError, match="Lower the learning rate") as info:
+        fit(model, X * 1e200, y, optimizer=SGD(model.parameters(), lr=1e10), epochs=3, progress=False)
+    assert isinstance(info.value.history, History)  # type: ignore[attr-defined]
+    assert len(info.value.history) < 3  # type: ignore[attr-defined]  (stopped early)
+    assert "e+" in repr(info.value.history)  # type: ignore[attr-defined]  (huge values stay short)
+
+
+def test_bad_arguments_raise_clear_errors() -> None:
+    X, y = make_moons(30, seed=0)
+    model = MLP([2, 4, 2], seed=0)
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        fit(model, X, y, epochs=0)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or None"):
+        fit(model, X, y, batch_size=0)
+    with pytest.raises(ValueError, match="unknown loss 'l2'"):
+        fit(model, X, y, loss="l2")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fit(model, X * np.nan, y)
+    with pytest.raises(TypeError, match="labels must be integer"):
+        fit(model, X, y.astype(float), progress=False)
+
+
+def test_history_csv_and_plot(tmp_path: Path) -> None:
+    X, y = make_moons(40, seed=0)
+    h = fit(MLP([2, 4, 2]), X, y, epochs=4, validation=(X, y), progress=False)
+    h.to_csv(tmp_path / "h.csv")
+    rows = list(csv.reader(open(tmp_path / "h.csv")))
+    assert rows[0] == ["epoch", "loss", "objective", "accuracy", "val_loss", "val_accuracy", "seconds"]
+    assert len(rows) == 5 and float(rows[-1][1]) == pytest.approx(h.loss[-1])
+    fig = h.plot(tmp_path / "loss.png")
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="no epochs"):
+        History().plot()
+
+
+def test_decision_boundary(tmp_path: Path) -> None:
+    X, y = make_moons(60, seed=0)
+    model = MLP([2, 8, 2], seed=0)
+    fit(model, X, y, epochs=20, progress=False)
+    ax = plot_decision_boundary(model, X, y, resolution=40, path=tmp_path / "b.png")
+    assert (tmp_path / "b.png").stat().st_size > 1000
+    assert ax.get_title().startswith("decision boundary (accuracy")
+    with pytest.raises(ValueError, match=r"needs 2-D inputs \(X of shape \(n, 2\)\), got \(5, 3\)"):
+        plot_decision_boundary(MLP([3, 2]), np.zeros((5, 3)), np.zeros(5, dtype=int))
