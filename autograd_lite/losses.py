@@ -112,14 +112,10 @@ def _is_value_rows(x: Any) -> bool:
 # ------------------------------------------------------------------------------- picked logit o^a_y
 
 def _picked(logits: Tensor, y: np.ndarray) -> Tensor:
-    """o^a_y for each row: an integer-array index when Tensor supports it, else a one-hot product."""
-    if hasattr(Tensor, "__getitem__"):  # integer-array indexing: O(n) forward, scatter-add VJP
-        if logits.ndim == 1:  # a length-1 index then sum: the gradient stays an array
-            return logits[np.array([int(y)])].sum()
-        return logits[np.arange(len(y)), y]
-    onehot = np.zeros(logits.shape)  # pragma: no cover - fallback for a Tensor without indexing
-    onehot[(int(y),) if logits.ndim == 1 else (np.arange(len(y)), y)] = 1.0
-    return (logits * onehot).sum(axis=-1)
+    """o^a_y for each row by integer-array indexing (O(n) forward, scatter-add VJP)."""
+    if logits.ndim == 1:  # a length-1 index, then sum: the gradient reaching the index stays an array
+        return logits[np.array([int(y)])].sum()
+    return logits[np.arange(len(y)), y]
 
 
 def _value_lse(row: list[Value]) -> Value:

@@ -126,10 +126,12 @@ class History:
             for i in range(len(self)):
                 w.writerow([cols[n][i] for n in cols])
 
-    def plot(self, path: str | os.PathLike[str] | None = None, title: str | None = None) -> Any:
+    def plot(self, path: str | os.PathLike[str] | None = None, title: str | None = None,
+             val_name: str = "validation") -> Any:
         """Loss (and accuracy, when recorded) against epochs with matplotlib; returns the Figure.
 
-        With ``path`` the figure is saved there (PNG, SVG, PDF by suffix) and closed.
+        With ``path`` the figure is saved there (PNG, SVG, PDF by suffix) and closed. ``val_name``
+        names the validation curves in the legend (e.g. "test" when the test split was passed).
         Needs matplotlib (``pip install "autograd_lite[notebooks]"``).
 
         Example:
@@ -149,7 +151,7 @@ class History:
         if any(abs(o - v) > 1e-12 for o, v in zip(self.objective, self.loss)):
             ax.plot(self.epoch, self.objective, "--", label="objective R̂ + penalty")
         if self.val_loss:
-            ax.plot(self.epoch, self.val_loss, label="validation loss")
+            ax.plot(self.epoch, self.val_loss, label=f"{val_name} loss")
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         if min(self.loss) > 0 and max(self.loss) / min(self.loss) > 20:
@@ -161,7 +163,7 @@ class History:
             if self.accuracy:
                 ax2.plot(self.epoch, self.accuracy, label="train accuracy")
             if self.val_accuracy:
-                ax2.plot(self.epoch, self.val_accuracy, label="validation accuracy")
+                ax2.plot(self.epoch, self.val_accuracy, label=f"{val_name} accuracy")
             ax2.set_xlabel("epoch")
             ax2.set_ylabel("accuracy")
             ax2.set_ylim(0.0, 1.02)
@@ -322,10 +324,20 @@ class _NoBar:
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
+    """tqdm.auto's bar: a widget in Jupyter (when ipywidgets is installed), else the text bar.
+
+    Without ipywidgets, importing tqdm.auto in a notebook warns ("IProgress not found") and falls
+    back to the text bar anyway, so the text bar is used directly and nothing warns.
+    """
     if not enabled:
         return _NoBar()
     try:
-        from tqdm.auto import tqdm
+        import importlib.util
+
+        if importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm.std import tqdm
     except ImportError:  # pragma: no cover - tqdm is installed with the notebooks/dev extras
         return _TextBar(total, desc)
     return tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True)
@@ -703,7 +715,7 @@ def run_train(args: Any) -> int:
     written.append("model.npz")
     try:
         title = f"{args.data}: MLP [{X_train.shape[1]}, {args.hidden}, {m}], test accuracy {test_acc:.1%}"
-        history.plot(os.path.join(out, "loss_curve.png"), title=title)
+        history.plot(os.path.join(out, "loss_curve.png"), title=title, val_name="test")
         written.append("loss_curve.png")
         if X_train.shape[1] == 2:
             plot_decision_boundary(model, X_test, y_test, path=os.path.join(out, "decision_boundary.png"))
