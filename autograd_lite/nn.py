@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -400,7 +401,7 @@ class Module:
                 state = {k: f[k] for k in f.files}
         except FileNotFoundError:
             raise
-        except (ValueError, OSError, EOFError) as err:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
             if str(err).startswith(where):
                 raise
             raise ValueError(

@@ -242,6 +242,12 @@ def test_load_refuses_pickles(tmp_path: Path) -> None:
     plain.write_bytes(pickle.dumps(before))
     with pytest.raises(ValueError, match=r"cannot read the file as an \.npz archive"):
         model.load(plain)
+    # a truncated archive
+    truncated = tmp_path / "truncated.npz"
+    model.save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"cannot read the file as an \.npz archive"):
+        model.load(truncated)
     # a single .npy array
     single = tmp_path / "one.npy"
     np.save(single, np.zeros(3))
