@@ -14,7 +14,7 @@ from autograd_lite import Tensor, Value
 from autograd_lite.data import load_digits
 from autograd_lite.losses import ElasticNet, cross_entropy
 from autograd_lite.nn import MLP, ValueMLP
-from autograd_lite.optim import SGD
+from autograd_lite.optim import Adam
 from autograd_lite.train import accuracy, fit
 
 N, D, DH, M, ALPHA = 7, 5, 6, 4, 0.1
@@ -153,7 +153,9 @@ def test_seeds_network_reaches_95_percent_on_the_shipped_digits() -> None:
     X_train, y_train = load_digits(split="train")
     X_test, y_test = load_digits(split="test")
     model = MLP([64, 32, 10], activation="leaky_relu", alpha=0.01, seed=0)
-    history = fit(model, X_train, y_train, optimizer=SGD(model.parameters(), lr=0.1, momentum=0.9),
+    # full-batch gradients (the seeds' batch descent) with Adam steps: 96.7% here, a margin of 6 test
+    # examples over the 95% bar (the CLI's default momentum descent is checked in test_cli_train.py)
+    history = fit(model, X_train, y_train, optimizer=Adam(model.parameters(), lr=0.01),
                   epochs=150, regularizer=ElasticNet(per_layer=[(1e-5, 1e-4), (1e-5, 1e-4)]),
                   progress=False)
     assert history.loss[-1] < 0.1 * history.loss[0]
