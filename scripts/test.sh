@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian/Ubuntu machine and run the whole test suite (what CI runs).
-EXTRAS="dev,notebooks,bench"
+EXTRAS="dev,notebooks,bench,render"
 source "$(dirname "$0")/_setup.sh"
 # Optional: PyTorch parity tests and benchmark columns, only from a wheel already on disk
 # (never download a torch build); the tests pass without it.
