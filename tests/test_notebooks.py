@@ -44,10 +44,6 @@ TOTAL_BUDGET = 180.0
 WARNING = re.compile(r"\b\w*(Warning|Error)\b:|Traceback")
 TQDM_BAR = re.compile(r"\d+%\|")
 WIDGET = "application/vnd.jupyter.widget-view+json"
-# tqdm.auto inside a kernel without ipywidgets warns once, then draws the text bar; that is the
-# environment (the notebooks extra installs ipywidgets), not the notebook, so it is tolerated.
-TQDM_NO_WIDGETS = re.compile(r"^.*TqdmWarning: IProgress not found.*\n(\s+from \.autonotebook .*\n)?",
-                             re.MULTILINE)
 
 
 def _sources() -> list[Path]:
@@ -116,8 +112,7 @@ def test_notebook_executes_and_draws(name: str, tmp_path: Path) -> None:
               if out.get("output_type") == "error"]
     assert not errors, f"{name}: error outputs {errors}"
     # a bar's own text may mention nothing alarming; any warning or traceback is a defect
-    stderr = TQDM_NO_WIDGETS.sub("", _stderr(nb))
-    stderr = "\n".join(line for line in stderr.splitlines() if not TQDM_BAR.search(line))
+    stderr = "\n".join(line for line in _stderr(nb).splitlines() if not TQDM_BAR.search(line))
     assert not WARNING.search(stderr), f"{name}: the notebook printed a warning or error:\n{stderr}"
     for mime in ("image/png", "image/svg+xml"):
         got, want = _count(nb, mime), EXPECTED[name][mime]

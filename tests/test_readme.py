@@ -98,3 +98,17 @@ def test_the_graph_picture_is_what_the_readme_command_draws(tmp_path: Path) -> N
                    check=True, capture_output=True, env=env, cwd=tmp_path)
     committed = (ROOT / "docs" / "graph.svg").read_text(encoding="utf-8")
     assert _svg_texts(out.read_text(encoding="utf-8")) == _svg_texts(committed)
+
+
+def test_readme_command_lines_parse() -> None:
+    import shlex
+
+    from autograd_lite.__main__ import build_parser
+
+    lines = [line.split("  #")[0].strip() for block in _blocks("bash") for line in block.splitlines()
+             if line.startswith("python -m autograd_lite")]
+    assert lines, "the README shows the command line"
+    parser = build_parser()
+    for line in lines:
+        args = parser.parse_args(shlex.split(line)[3:])
+        assert callable(args.func), line
