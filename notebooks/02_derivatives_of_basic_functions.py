@@ -74,8 +74,10 @@ ax1.plot(xs, rhs, "--", label=r"$\frac{1}{2}(\tanh(x/2) + 1)$")
 ax1.plot(xs, np.tanh(xs), color="0.6", lw=1, label=r"$\tanh(x)$")
 ax1.legend()
 ax1.grid(alpha=0.3)
-ax2.semilogy(xs, np.abs(lhs - rhs) + 1e-18, ".", ms=3)
-ax2.set_title("|difference|: rounding only (1e-16)")
+difference = np.abs(lhs - rhs)
+exact = difference == 0
+ax2.semilogy(xs[~exact], difference[~exact], ".", ms=3)
+ax2.set_title(f"|difference|: rounding only; exactly 0 at {exact.sum()} of {len(xs)} points", fontsize=10)
 ax2.grid(alpha=0.3)
 plt.show()
 

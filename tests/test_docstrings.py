@@ -1,9 +1,11 @@
 """Every public name has a docstring with a runnable example.
 
 "Public" means: every name in ``autograd_lite.__all__``, and every name in the ``__all__`` of
-``autograd_lite.functional``, ``nn``, ``losses``, ``optim`` and ``data``. An example is a doctest
-(``>>>`` lines that doctest can parse); the examples themselves run in the test command through
-``--doctest-modules`` (pyproject's pytest options), in the module that defines each object.
+``autograd_lite.functional``, ``nn``, ``losses``, ``optim`` and ``data`` (and of the modules that
+define the toolkit: ``functional.ops``, ``functional.transforms``, ``value``, ``tensor``, ``train``,
+``cost``). An example is a doctest (``>>>`` lines that doctest can parse, not all skipped); the
+examples themselves run in the test command through ``--doctest-modules`` (pyproject's pytest
+options), in the module that defines each object.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import pytest
 import autograd_lite
 
 MODULES = ["autograd_lite", "autograd_lite.functional", "autograd_lite.nn", "autograd_lite.losses",
-           "autograd_lite.optim", "autograd_lite.data"]
+           "autograd_lite.optim", "autograd_lite.data",
+           # the modules behind those names, held to the same standard
+           "autograd_lite.functional.ops", "autograd_lite.functional.transforms", "autograd_lite.value",
+           "autograd_lite.tensor", "autograd_lite.train", "autograd_lite.cost"]
 PARSER = doctest.DocTestParser()
 
 
