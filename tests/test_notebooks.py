@@ -116,7 +116,8 @@ def test_notebook_executes_and_draws(name: str, tmp_path: Path) -> None:
     assert not WARNING.search(stderr), f"{name}: the notebook printed a warning or error:\n{stderr}"
     for mime in ("image/png", "image/svg+xml"):
         got, want = _count(nb, mime), EXPECTED[name][mime]
-        assert got >= want, f"{name}: {got} {mime} outputs, expected at least {want}"
+        hint = " (is Graphviz's `dot` installed? scripts/test.sh installs it)" if "svg" in mime else ""
+        assert got >= want, f"{name}: {got} {mime} outputs, expected at least {want}{hint}"
     if name.startswith("05"):  # a text bar on stderr, or a widget (with its text fallback)
         widgets = [out for out in _outputs(nb) if WIDGET in out.get("data", {})]
         assert TQDM_BAR.search(_stderr(nb)) or widgets, f"{name}: no progress bar was drawn"
