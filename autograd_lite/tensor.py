@@ -122,7 +122,8 @@ class Tensor(Node):
                 f"backward(): the output has shape {self.data.shape}, not a scalar; pass "
                 "gradient= (an array of that shape, the vector of the vector-Jacobian product), "
                 "or reduce it first (e.g. .sum() or .mean()).")
-        return np.ones_like(self.data)
+        d = self.data
+        return np.array(1, dtype=d.dtype).reshape(d.shape)
 
     def _check_seed(self, gradient: Any) -> Any:
         if isinstance(gradient, Tensor):
@@ -779,6 +780,8 @@ def _short(x: Any) -> str:
 def _axis(axis: Any, ndim: int, op: str) -> Any:
     if axis is None:
         return None
+    if axis.__class__ is int and -ndim <= axis < ndim:  # the common case, checked cheaply
+        return axis
     try:
         axes = (operator.index(axis),) if not isinstance(axis, Sequence) else tuple(
             operator.index(a) for a in axis)
@@ -839,7 +842,7 @@ def _as_lifted(other: Any, op: str) -> np.ndarray:
 
 def _binary(rule: Any, a: Tensor, b: Tensor) -> Tensor:
     """A two-input elementwise op; mixed float dtypes promote with a differentiable cast."""
-    da = a.data.dtype
+    da = a.data.dtype  # (two reads of .data: it is a property on array nodes)
     db = b.data.dtype
     if da is not db and da != db:
         a, b = _promote((a, b))
@@ -1061,8 +1064,10 @@ def matmul(x: Any, y: Any) -> Tensor:
     if x.__class__ is not Tensor or y.__class__ is not Tensor:
         x = _lift(x, "@", y if isinstance(y, Tensor) else None)
         y = _lift(y, "@", x)
-    xs = x.data.shape
-    ys = y.data.shape
+    xd = x.data
+    yd = y.data
+    xs = xd.shape
+    ys = yd.shape
     if not xs or not ys:
         raise ValueError(f"matmul: operands must have at least 1 axis, got shapes {xs} and "
                          f"{ys}; use * for scalars")
@@ -1078,7 +1083,7 @@ def matmul(x: Any, y: Any) -> Tensor:
             np.broadcast_shapes(xs[:-2], ys[:-2])
         except ValueError:
             raise ValueError(f"matmul: batch axes of {xs} and {ys} do not broadcast") from None
-    if x.data.dtype != y.data.dtype:
+    if xd.dtype != yd.dtype:
         x, y = _promote((x, y))
     # tell the VJP which products are needed: a constant operand (the data) gets no gradient
     return _apply(TR.MATMUL, (x, y), _NEED[x.requires_grad, y.requires_grad])

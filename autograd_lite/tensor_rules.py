@@ -95,7 +95,7 @@ MATMUL = defrule(
 
 SUM = defrule(
     "sum", "Σ x over axis;  ∂/∂x = 1 (broadcast back)",
-    forward=lambda x, *, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
+    forward=lambda x, *, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
     vjp=lambda g, ans, x, *, axis=None, keepdims=False: (expand_to(g, x.shape, axis, keepdims),),
     jvp=lambda t, ans, x, *, axis=None, keepdims=False: t[0].sum(axis=axis, keepdims=keepdims),
     nodes=_T,
@@ -173,16 +173,28 @@ def _logsumexp(x: np.ndarray, axis: Any = -1, keepdims: bool = False) -> np.ndar
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+_max = np.maximum.reduce
+_add = np.add.reduce
+
+
 def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = x - _shift(x, axis)
-    z -= np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    # shifted by the row max (a row that is all -inf or holds +inf has no log-softmax: nan, as torch)
+    z = x - _max(x, axis=axis, keepdims=True)
+    z -= np.log(_add(np.exp(z), axis=axis, keepdims=True))
     return z
 
 
 def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    e = np.exp(x - _shift(x, axis))
-    e /= e.sum(axis=axis, keepdims=True)
+    e = np.exp(x - _max(x, axis=axis, keepdims=True))
+    e /= _add(e, axis=axis, keepdims=True)
     return e
+
+
+def _sum_keep(g: Any, axis: Any) -> Any:
+    """Σ g over ``axis`` with the axis kept, on an array (no Python wrapper) or a node."""
+    if isinstance(g, np.ndarray):
+        return _add(g, axis=axis, keepdims=True)
+    return g.sum(axis=axis, keepdims=True)
 
 
 def _exp_of_log(x: Any) -> Any:
@@ -198,7 +210,7 @@ def softmax(x: Any, axis: int = -1) -> Any:
 SOFTMAX = defrule(
     "softmax", "S(x)ᵢ = e^xᵢ / Σⱼ e^xⱼ;  VJP: S ⊙ (g - Σ g S), O(n), no n×n Jacobian",
     forward=lambda x, *, axis=-1: _softmax(x, axis),
-    vjp=lambda g, ans, x, *, axis=-1: (ans * (g - (g * ans).sum(axis=axis, keepdims=True)),),
+    vjp=lambda g, ans, x, *, axis=-1: (ans * (g - _sum_keep(g * ans, axis)),),
     jvp=lambda t, ans, x, *, axis=-1: ans * (t[0] - (t[0] * ans).sum(axis=axis, keepdims=True)),
     nodes=_T,
 )
@@ -206,7 +218,7 @@ SOFTMAX = defrule(
 LOG_SOFTMAX = defrule(
     "log_softmax", "log S(x) = x - logsumexp(x);  VJP: g - S Σ g",
     forward=_log_softmax,
-    vjp=lambda g, ans, x, *, axis=-1: (g - _exp_of_log(ans) * g.sum(axis=axis, keepdims=True),),
+    vjp=lambda g, ans, x, *, axis=-1: (g - _exp_of_log(ans) * _sum_keep(g, axis),),
     jvp=lambda t, ans, x, *, axis=-1: t[0] - (_exp_of_log(ans) * t[0]).sum(axis=axis, keepdims=True),
     nodes=_T,
 )
