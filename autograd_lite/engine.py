@@ -287,6 +287,12 @@ class Node:
     for the one- and two-input ops that make almost every graph; ``_more`` holds the tuple of a
     wider op), so a node is one object for the garbage collector instead of two: on a scalar graph
     that halves the time Python's collector spends walking it.
+
+    ``.data`` is a plain slot read by every op, so the graph keeps references, not copies:
+    changing ``.data`` of a node between forward and backward makes backward use the new value
+    (optimizers update after backward, which is safe). Inside `detect_anomaly` each op also keeps
+    a fingerprint of the inputs it read, and backward raises an error naming the op and the input
+    whose data changed (assignment, ``-=`` or an element write alike).
     """
 
     __slots__ = (
@@ -337,6 +343,7 @@ class Node:
     # --- shared behaviour ------------------------------------------------------------------------
     def _init(self, data: Any, parents: tuple[Node, ...], rule: Any, static: dict[str, Any] | None,
               requires_grad: bool, label: str | None) -> None:
+        self._flags = 0
         self.data = data
         self.requires_grad = requires_grad
         self.label = label
@@ -345,7 +352,6 @@ class Node:
         self._static = static
         self._id = next(_counter)
         self._meta = None
-        self._flags = 0
 
     def _set_parents(self, parents: tuple[Node, ...]) -> None:
         n = len(parents)
@@ -366,6 +372,7 @@ class Node:
     def _leaf(cls, data: Any, requires_grad: bool) -> Any:
         """A new leaf of ``cls`` holding ``data`` (no validation: the caller has done it)."""
         node = _new(cls)
+        node._flags = 0
         node.data = data
         node.grad = cls._grad0
         node.requires_grad = requires_grad
@@ -375,7 +382,6 @@ class Node:
         node._static = None
         node._id = next(_counter)
         node._meta = None
-        node._flags = 0
         return node
 
     @classmethod
@@ -387,27 +393,32 @@ class Node:
         n = len(inputs)
         b: Node | None = None
         more: tuple[Node, ...] | None = None
-        if n == 2:
-            a, b = inputs
-            out = rule.forward(a.data, b.data, **static) if static else rule.forward(a.data, b.data)
-            track = a.requires_grad or b.requires_grad
-        elif n == 1:
-            a = inputs[0]
-            out = rule.forward(a.data, **static) if static else rule.forward(a.data)
-            track = a.requires_grad
-        else:
-            a = None
-            more = tuple(inputs)
-            datas = [x.data for x in inputs]
-            out = rule.forward(*datas, **static) if static else rule.forward(*datas)
-            track = any(x.requires_grad for x in inputs)
+        try:  # zero-cost unless numpy raises: then a message naming the op and the shapes
+            if n == 2:
+                a, b = inputs
+                out = rule.forward(a.data, b.data, **static) if static else rule.forward(a.data, b.data)
+                track = a.requires_grad or b.requires_grad
+            elif n == 1:
+                a = inputs[0]
+                out = rule.forward(a.data, **static) if static else rule.forward(a.data)
+                track = a.requires_grad
+            else:
+                a = None
+                more = tuple(inputs)
+                datas = [x.data for x in inputs]
+                out = rule.forward(*datas, **static) if static else rule.forward(*datas)
+                track = any(x.requires_grad for x in inputs)
+        except ValueError as err:
+            if "broadcast" not in str(err):
+                raise
+            raise _broadcast_error(rule.name, inputs) from None
         node = _new(cls)
+        node._flags = 0
         node.data = out
         node.grad = cls._grad0
         node.label = None
         node._id = next(_counter)
         node._meta = None
-        node._flags = 0
         mode = _mode.get()
         if track and not mode & _NO_GRAD:
             node.requires_grad = True
@@ -425,6 +436,8 @@ class Node:
             node._meta = _scope.get()  # shared by every node of one module call: no allocation
         if mode & _ANOMALY:
             node._meta = {**(node._meta or {}), "trace": _user_frame(), "op": rule.name}
+            if node._rule is not None:
+                node._meta["read"] = tuple(_fingerprint(x.data) for x in inputs)
             _anomaly_check(node, "forward", out, inputs, rule.name)
         return node
 
@@ -531,6 +544,11 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
             the leaves' gradients, to save memory on big Tensor graphs.
 
     Leaves accumulate into ``.grad``; intermediates are overwritten (see the module docstring).
+    The sweep is all or nothing for the leaves: if it raises (a consumed graph, changed data, an
+    anomaly), no leaf gradient has changed and the graph is not marked as backpropagated.
+    Memory: each gradient in flight is dropped as soon as its node is done; with
+    ``intermediate_grads=False`` no gradient buffer outlives the sweep except the leaves'. The
+    graph itself lives as long as you hold its output (to draw it, or read intermediate grads).
 
     Example:
         >>> from autograd_lite import Value
@@ -549,21 +567,30 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
         retain_graph = True
         if not isinstance(seed, Node):
             seed = type(root)._constant(seed)
-    order = toposort(root)
-    pending: dict[Node, Any] = {root: seed}
     mode = _mode.get()
     anomaly = mode & _ANOMALY
-    consume = 0 if retain_graph else _CONSUMED
+    if anomaly and not _is_finite(seed):
+        raise AnomalyError(f"anomaly in backward: the seed gradient= given to backward() is not "
+                           f"finite ({_summary(seed)}); pass a finite gradient")
+    order = toposort(root)
+    pending: dict[Node, Any] = {root: seed}
+    done: list[Node] | None = None if retain_graph else []
     broadcasts = root._broadcasts  # Value graphs never broadcast (Value and Tensor never mix)
     token = _mode.set(mode & ~_NO_GRAD if create_graph else mode | _NO_GRAD)
     try:
         if create_graph or anomaly:
-            _sweep(order, pending, root, consume, intermediate_grads, create_graph, anomaly,
-                   broadcasts)
+            _sweep(order, pending, root, done, intermediate_grads, create_graph, anomaly, broadcasts)
         else:
-            _sweep_scalar(order, pending, root, consume, intermediate_grads, broadcasts)
+            _sweep_scalar(order, pending, root, done, intermediate_grads, broadcasts)
     finally:
         _mode.reset(token)
+    # only now, with every gradient computed, touch the leaves and mark the graph as used
+    for leaf, g in pending.items():
+        old = leaf.grad
+        leaf.grad = g if old is None else old + g
+    if done is not None:
+        for node in done:
+            node._flags |= _CONSUMED
 
 
 def _consumed_error(node: Node) -> RuntimeError:
@@ -574,34 +601,87 @@ def _consumed_error(node: Node) -> RuntimeError:
         "gradients to accumulate.")
 
 
-def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, consume: int, keep: bool,
-           create_graph: bool, anomaly: int, broadcasts: bool,
+def _in_gradient_graph(node: Node, err: AnomalyError) -> AnomalyError:
+    new = AnomalyError(f"anomaly in backward of {node.op} (building the gradient graph): {err}")
+    new.node = err.node  # type: ignore[attr-defined]
+    return new
+
+
+def _fingerprint(d: Any) -> Any:
+    """What an op read, cheaply comparable later: a float itself; for an array its shape, dtype
+    and a hash of its bytes (so element writes are seen too). Only taken inside detect_anomaly."""
+    if isinstance(d, np.ndarray):
+        return d.shape, d.dtype.str, hash(d.tobytes())
+    return d
+
+
+def _check_unchanged(node: Node, parents: tuple[Node, ...]) -> None:
+    """Inside detect_anomaly: raise if an input's data changed since ``node`` read it."""
+    read = (node._meta or {}).get("read")
+    if read is None:
+        return  # built outside detect_anomaly: nothing was recorded
+    for p, fp in zip(parents, read):
+        now = _fingerprint(p.data)
+        if now is not fp and now != fp and not (fp != fp and now != now):  # nan == nan here
+            raise _mutated_error(node, p, fp)
+
+
+def _mutated_error(node: Node, parent: Node, was: Any) -> RuntimeError:
+    name = f"'{parent.label}'" if parent.label else (f"the output of '{parent.op}'" if parent.op
+                                                     else "an input")
+    what = (f"shape {parent.data.shape}" if isinstance(parent.data, np.ndarray)
+            else f"{was!r} when read, {parent.data!r} now")
+    return RuntimeError(
+        f"backward(): the data of {name} ({what}) was changed after '{node.op}' used it in "
+        "the forward pass, so its gradient would mix old and new values. Call backward() before "
+        "updating parameters (optimizer.step() after loss.backward()), or recompute the forward "
+        f"pass after changing .data. The op was created at: "
+        f"{(node._meta or {}).get('trace', '<unknown>')}")
+
+
+def _broadcast_error(op: str, inputs: tuple[Node, ...]) -> ValueError:
+    shapes = " and ".join(str(getattr(x.data, "shape", ())) for x in inputs)
+    return ValueError(
+        f"{op}: shapes {shapes} do not broadcast (numpy aligns shapes from the right; each pair of "
+        "axes must be equal or 1). Reshape an operand (x.reshape(-1, 1), x.unsqueeze(0)) or "
+        "transpose it (.T), or check the sizes.")
+
+
+def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, done: list[Node] | None,
+           keep: bool, create_graph: bool, anomaly: int, broadcasts: bool,
            into: dict[Node, Any] | None = None) -> None:
     """The general reverse sweep: any arity, broadcasting, create_graph and anomaly checks.
 
-    Gradients for parents go into ``into`` (default: ``pending`` itself)."""
+    Leaves are skipped: their gradients stay in ``pending`` for the caller to accumulate. Processed
+    nodes are appended to ``done`` (None: the graph is retained). Gradients for parents go into
+    ``into`` (default: ``pending`` itself). On array graphs each input is checked for data that
+    changed after the op read it (see `Node`)."""
     pop = pending.pop
     if into is not None:
         pending = into
     get = pending.get
     for node in reversed(order):
+        if node._a is None and node._more is None:  # a leaf: accumulated by the caller
+            continue
         g = pop(node, None)
         if g is None:
             continue
         parents = node._parents
-        if not parents:  # a leaf: accumulate
-            old = node.grad
-            node.grad = g if old is None else old + g
-            continue
         if node._flags & _CONSUMED:
             raise _consumed_error(node)
-        node._flags |= consume
+        if done is not None:
+            done.append(node)
         if keep or node is root:
             node.grad = g
         rule = node._rule
         static = node._static or {}
+        if anomaly:
+            _check_unchanged(node, parents)
         if create_graph:
-            grads = rule.vjp(g, node, *parents, **static)
+            try:
+                grads = rule.vjp(g, node, *parents, **static)
+            except AnomalyError as err:  # a node of the gradient graph: say whose gradient it is
+                raise _in_gradient_graph(node, err) from None
         else:
             grads = rule.vjp(g, node.data, *[p.data for p in parents], **static)
         for p, pg in zip(parents, grads):
@@ -615,28 +695,31 @@ def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, consume: int
             pending[p] = pg if old is None else old + pg
 
 
-def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, consume: int,
+def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, done: list[Node] | None,
                   keep: bool, broadcasts: bool = False) -> None:
     """The same sweep specialised for raw-data graphs (the `Value` and plain `Tensor` hot path):
-    one- and two-input ops unrolled on the inline parents; with ``broadcasts`` an edge whose
-    gradient's shape differs from its parent's is unbroadcast. Results equal `_sweep`'s."""
+    one- and two-input ops unrolled on the inline parents; with ``broadcasts`` (array graphs) an
+    edge whose gradient's shape differs from its parent's is unbroadcast, and inputs whose data
+    changed after the op read them raise. Results equal `_sweep`'s."""
     pop = pending.pop
     get = pending.get
+    mark = done.append if done is not None else None
     for node in reversed(order):
+        a = node._a
+        if a is None:
+            if node._more is None:  # a leaf: accumulated by the caller
+                continue
+            g = pop(node, None)
+            if g is not None:
+                _sweep([node], {node: g}, root, done, keep, False, 0, broadcasts, pending)
+            continue
         g = pop(node, None)
         if g is None:
             continue
-        a = node._a
-        if a is None:
-            if node._more is None:  # a leaf: accumulate
-                old = node.grad
-                node.grad = g if old is None else old + g
-            else:
-                _sweep([node], {node: g}, root, consume, keep, False, 0, broadcasts, pending)
-            continue
         if node._flags & _CONSUMED:
             raise _consumed_error(node)
-        node._flags |= consume
+        if mark is not None:
+            mark(node)
         if keep or node is root:
             node.grad = g
         static = node._static

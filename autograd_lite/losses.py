@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -91,6 +92,12 @@ def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
 
 
 def _reduce(per_example: Any, reduction: str) -> Any:
+    n = len(per_example) if isinstance(per_example, list) else (
+        per_example.shape[0] if per_example.ndim else 1)
+    if n == 0 and reduction != "none":  # a mean over nothing is nan: say so instead
+        op = sys._getframe(1).f_code.co_name
+        raise ValueError(f"{op}: the batch is empty (0 examples), so the {reduction} loss is undefined; "
+                         "check the batch indices or the data split")
     if isinstance(per_example, list):  # Value path
         if reduction == "none":
             return per_example

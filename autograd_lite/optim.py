@@ -85,6 +85,9 @@ class Optimizer:
             if not (math.isfinite(self.lr) and self.lr >= 0):
                 raise ValueError(f"{type(self).__name__}: the schedule returned lr={self.lr} at step "
                                  f"{self.steps}; it must be a finite number >= 0")
+        elif not (math.isfinite(self.lr) and self.lr >= 0):  # set by hand: opt.lr = ...
+            raise ValueError(f"{type(self).__name__}: lr={self.lr} at step {self.steps}; the learning "
+                             "rate must be a finite number >= 0 (set opt.lr to one)")
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None or (isinstance(g, np.ndarray) and g.shape != np.shape(p.data)):

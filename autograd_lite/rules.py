@@ -24,6 +24,8 @@ leaky_relu'(0) = alpha, sign' = 0 everywhere.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -76,8 +78,17 @@ def defrule(name: str, doc: str, *, forward: Callable[..., Any], vjp: Callable[.
 # Dispatching elementary functions: float -> math, ndarray -> numpy, node -> its method.
 # ---------------------------------------------------------------------------------------------
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
 def _warn(op: str, what: str, fix: str) -> None:
-    warnings.warn(f"{op}: {what}; {fix}", RuntimeWarning, stacklevel=4)
+    """Warn "op: what; fix", attributed to the innermost line of user code (not to this package)."""
+    level = 2
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(f"{op}: {what}; {fix}", RuntimeWarning, stacklevel=level)
 
 
 def _is_array(x: Any) -> bool:
@@ -262,6 +273,55 @@ def quot(a: Any, b: Any) -> Any:
     return a / b
 
 
+def _finite(x: Any) -> bool:
+    """True for finite raw data (and for nodes: their own ops report on create_graph paths)."""
+    if type(x) is float:
+        return x - x == 0  # False for inf and nan
+    if _is_array(x):
+        return bool(np.isfinite(x).all())
+    return True
+
+
+def _guarded(op: str, fix: str, fn: Callable[..., Any], tangent: bool = False) -> Callable[..., Any]:
+    """Wrap a VJP (or, with ``tangent=True``, a JVP) whose derivative can be infinite or undefined
+    at finite inputs (a pole, a vertical tangent): the IEEE result is kept, and a `RuntimeWarning`
+    naming ``op``, the place and ``fix`` is emitted instead of numpy's anonymous one (or none).
+    Inputs that are already non-finite were reported by the forward pass and are not reported again.
+    """
+
+    def checked(g: Any, ans: Any, *inputs: Any, **static: Any) -> Any:
+        if type(ans) is float:  # Value path: float arithmetic never warns; a quick finite test
+            out = fn(g, ans, *inputs, **static)
+            if tangent:
+                if out is None or out - out == 0:
+                    return out
+            elif all(o is None or o - o == 0 for o in out):
+                return out
+        else:
+            with np.errstate(all="ignore"):
+                out = fn(g, ans, *inputs, **static)
+            if all(_finite(o) for o in ((out,) if tangent else out) if o is not None):
+                return out
+        _report(op, fix, out, g, ans, inputs, tangent)
+        return out
+
+    checked.__doc__ = fn.__doc__
+    return checked
+
+
+def _report(op: str, fix: str, out: Any, g: Any, ans: Any, inputs: tuple[Any, ...],
+            tangent: bool) -> None:
+    """The warning of `_guarded`: only for a derivative that blew up at finite inputs."""
+    seeds = [t for t in g if t is not None] if tangent else [g]
+    if not all(_finite(x) for x in (*seeds, ans, *inputs)):
+        return
+    outs = [o for o in ((out,) if tangent else out) if o is not None and not _finite(o)]
+    kind = "nan" if any(np.isnan(raw(o)).any() for o in outs) else "infinite"
+    where = ", ".join(repr(x) if type(x) is float else f"an array of shape {np.shape(x)}"
+                      for x in inputs)
+    _warn(op, f"the derivative is {kind} at the input(s) {where}", fix)
+
+
 def _plus(a: Any, b: Any) -> Any:
     """Sum of two tangents where ``None`` means zero."""
     if a is None:
@@ -316,12 +376,15 @@ def _div(x: Any, y: Any) -> Any:
     return out
 
 
+_DIV_FIX = "the divisor is 0 or so small that 1/y² overflows; keep it away from 0 (add an epsilon)"
+
 DIV = defrule(
     "div", "x / y;  ∂/∂x = 1/y, ∂/∂y = -x/y²",
     forward=_div,
-    vjp=lambda g, ans, x, y: (quot(g, y), quot(-g * ans, y)),
-    jvp=lambda t, ans, x, y: _plus(None if t[0] is None else quot(t[0], y),
-                                   None if t[1] is None else quot(-t[1] * ans, y)),
+    vjp=_guarded("div", _DIV_FIX, lambda g, ans, x, y: (quot(g, y), quot(-g * ans, y))),
+    jvp=_guarded("div", _DIV_FIX, lambda t, ans, x, y: _plus(
+        None if t[0] is None else quot(t[0], y), None if t[1] is None else quot(-t[1] * ans, y)),
+        tangent=True),
 )
 
 NEG = defrule(
@@ -332,6 +395,21 @@ NEG = defrule(
 )
 
 
+def _overflow_check(op: str, out: Any, *inputs: Any) -> Any:
+    """Warn when a power of finite inputs overflowed to ±inf (float ** raises, numpy is silent)."""
+    if _finite(out) or not all(_finite(x) for x in inputs):
+        return out
+    if type(out) is float:
+        if out != out:
+            return out  # nan: a negative base with a non-integer exponent, reported already
+        _warn(op, f"{inputs[0]!r} ** {inputs[1]!r} overflows to {out!r}", "scale the base down, "
+              "or work with logarithms (y·log x) instead of x ** y")
+    else:
+        _array_warn(op, np.isinf(out) & np.isfinite(inputs[0]) & np.isfinite(inputs[1]),
+                    "overflow to inf", "scale the base down, or work with logarithms (y·log x)")
+    return out
+
+
 def _pow_const(x: Any, *, exponent: float) -> Any:
     if type(x) is float:
         if x < 0 and exponent != int(exponent):
@@ -339,14 +417,15 @@ def _pow_const(x: Any, *, exponent: float) -> Any:
                   "is nan", "use abs(x) ** p, or an integer exponent")
         elif x == 0 and exponent < 0:
             _warn("pow", f"0 ** {exponent!r} = inf", "keep the base away from 0")
-        return fpow(x, exponent)
+            return fpow(x, exponent)
+        return _overflow_check("pow", fpow(x, exponent), x, exponent)
     if exponent != int(exponent):
         _array_warn("pow", x < 0, f"are negative bases for the non-integer exponent {exponent} "
                     "(nan)", "use abs(x) ** p, or an integer exponent")
     if exponent < 0:
         _array_warn("pow", x == 0, f"are 0 with the negative exponent {exponent} (inf)",
                     "keep the base away from 0")
-    return fpow(x, exponent)
+    return _overflow_check("pow", fpow(x, exponent), np.where(x == 0, 1.0, x), exponent)
 
 
 def _pow_const_grad(x: Any, exponent: float) -> Any:
@@ -358,11 +437,15 @@ def _pow_const_grad(x: Any, exponent: float) -> Any:
     return exponent * fpow(x, exponent - 1)
 
 
+_POW_FIX = ("x ** p with p < 1 has an infinite slope at x = 0 (and 1/x^k overflows near 0); keep the "
+            "base away from 0, e.g. (x + eps) ** p")
+
 POW = defrule(
     "pow", "x^n (constant n);  d/dx = n x^(n-1)",
     forward=_pow_const,
-    vjp=lambda g, ans, x, *, exponent: (g * _pow_const_grad(x, exponent),),
-    jvp=lambda t, ans, x, *, exponent: t[0] * _pow_const_grad(x, exponent),
+    vjp=_guarded("pow", _POW_FIX, lambda g, ans, x, *, exponent: (g * _pow_const_grad(x, exponent),)),
+    jvp=_guarded("pow", _POW_FIX, lambda t, ans, x, *, exponent: t[0] * _pow_const_grad(x, exponent),
+                 tangent=True),
 )
 
 
@@ -389,18 +472,35 @@ def _power(x: Any, y: Any) -> Any:
                   "use abs(x) ** y")
         elif x == 0 and y < 0:
             _warn("power", f"0 ** {y!r} = inf", "keep the base away from 0")
-        return fpow(x, y)
+            return fpow(x, y)
+        return _overflow_check("power", fpow(x, y), x, y)
     _array_warn("power", (np.asarray(x) < 0) & (np.asarray(y) != np.round(y)),
                 "are negative bases with non-integer exponents (nan)", "use abs(x) ** y")
-    return fpow(x, y)
+    _array_warn("power", (np.asarray(x) == 0) & (np.asarray(y) < 0),
+                "are 0 with a negative exponent (inf)", "keep the base away from 0")
+    return _overflow_check("power", fpow(x, y), np.where(np.asarray(x) == 0, 1.0, x), y)
 
+
+def _power_dx(x: Any, y: Any) -> Any:
+    """y x^(y-1), exactly 0 where y = 0 (x^0 = 1 is constant, also at x = 0)."""
+    if type(y) is float:
+        return 0.0 if y == 0 else y * fpow(x, y - 1.0)
+    if _is_array(y) and _is_array(x):
+        return np.where(y == 0, 0.0, y * fpow(x, y - 1.0))
+    return y * fpow(x, y - 1.0)  # nodes (create_graph)
+
+
+_POWER_FIX = ("the slope in x is infinite at x = 0 for y < 1, and a negative base has no derivative in "
+              "y (x ** y is real only at integer y); keep the base positive, or use abs(x) ** y, or a "
+              "constant exponent (x ** 3)")
 
 POWER = defrule(
     "power", "x^y (y a node);  ∂/∂x = y x^(y-1), ∂/∂y = x^y ln x",
     forward=_power,
-    vjp=lambda g, ans, x, y: (g * y * fpow(x, y - 1.0), g * ans * _log_base(x)),
-    jvp=lambda t, ans, x, y: _plus(_times(t[0], y * fpow(x, y - 1.0)),
-                                   _times(t[1], ans * _log_base(x))),
+    vjp=_guarded("power", _POWER_FIX,
+                 lambda g, ans, x, y: (g * _power_dx(x, y), g * ans * _log_base(x))),
+    jvp=_guarded("power", _POWER_FIX, lambda t, ans, x, y: _plus(
+        _times(t[0], _power_dx(x, y)), _times(t[1], ans * _log_base(x))), tangent=True),
 )
 
 EXP = defrule(
@@ -413,15 +513,20 @@ EXP = defrule(
 LOG = defrule(
     "log", "ln x;  d/dx = 1/x",
     forward=log,
-    vjp=lambda g, ans, x: (quot(g, x),),
-    jvp=lambda t, ans, x: quot(t[0], x),
+    vjp=_guarded("log", "1/x is infinite at 0 and overflows near 0; add a small epsilon",
+                 lambda g, ans, x: (quot(g, x),)),
+    jvp=_guarded("log", "1/x is infinite at 0 and overflows near 0; add a small epsilon",
+                 lambda t, ans, x: quot(t[0], x), tangent=True),
 )
+
+_SQRT_FIX = ("√x has an infinite slope at x = 0; keep the argument positive, e.g. sqrt(x + eps) "
+             "for a norm")
 
 SQRT = defrule(
     "sqrt", "√x;  d/dx = 1/(2√x)",
     forward=sqrt,
-    vjp=lambda g, ans, x: (quot(g, 2.0 * ans),),
-    jvp=lambda t, ans, x: quot(t[0], 2.0 * ans),
+    vjp=_guarded("sqrt", _SQRT_FIX, lambda g, ans, x: (quot(g, 2.0 * ans),)),
+    jvp=_guarded("sqrt", _SQRT_FIX, lambda t, ans, x: quot(t[0], 2.0 * ans), tangent=True),
 )
 
 TANH = defrule(
