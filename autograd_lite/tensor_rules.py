@@ -398,7 +398,8 @@ def _basic(index: tuple[Any, ...]) -> bool:
 
 def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
     """zeros(shape) with ``g`` added at ``index`` (repeated indices add up); arrays or nodes."""
-    if isinstance(g, np.ndarray):
+    if isinstance(g, np.ndarray | np.generic):  # numpy returns scalars for 0-d results
+        g = np.asarray(g)
         out = np.zeros(shape, dtype=g.dtype)
         if _basic(index):
             out[index] = g

@@ -426,3 +426,14 @@ def test_broadcast_gradients_have_the_parents_shapes(shapes: tuple, op: str) -> 
     assert a.grad.shape == sa and b.grad.shape == sb
     assert np.allclose(a.grad, numeric_grad(lambda x: float((fn(x, b0) * w).sum()), a0), atol=1e-6)
     assert np.allclose(b.grad, numeric_grad(lambda y: float((fn(a0, y) * w).sum()), b0), atol=1e-6)
+
+
+def test_backward_through_a_scalar_index() -> None:
+    """The seeds' loss written with o^a_y picks one element: its 0-d gradient scatters back."""
+    oa = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (oa.logsumexp() - oa[2]).backward()
+    s = np.exp(oa.data) / np.exp(oa.data).sum()
+    np.testing.assert_allclose(oa.grad, s - np.array([0.0, 0.0, 1.0]), rtol=1e-12)
+    t = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (t[0] * 2).backward()
+    np.testing.assert_array_equal(t.grad, [2.0, 0.0, 0.0])
