@@ -319,6 +319,12 @@ def _static_text(static: dict[str, Any] | None) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:g}"
+        if isinstance(v, np.ndarray):  # an index array: its shape, not its 1,000 entries
+            return repr(v.tolist()) if v.size <= 4 else f"array{v.shape}"
+        if isinstance(v, tuple):
+            return "(" + ", ".join(fmt(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+        if isinstance(v, slice):
+            return ":".join("" if x is None else str(x) for x in (v.start, v.stop, v.step)).rstrip(":") or ":"
         return repr(v)
 
     return "(" + ", ".join(f"{k}={fmt(v)}" for k, v in shown.items()) + ")"

@@ -500,3 +500,16 @@ def test_graph_repr() -> None:
     *_, y = neuron()
     g = draw_graph(y)
     assert isinstance(g, Graph) and repr(g) == "<autograd_lite Graph: 6 values drawn>"
+
+
+def test_index_arrays_are_summarised_in_op_labels() -> None:
+    """A batch cross-entropy picks logits with index arrays: the op label shows their shape."""
+    import numpy as np
+
+    from autograd_lite import Tensor, draw_graph
+
+    logits = Tensor(np.zeros((100, 3)), requires_grad=True)
+    picked = logits[np.arange(100), np.zeros(100, dtype=int)]
+    src = draw_graph(picked.sum()).source
+    assert "getitem(index=(array(100,), array(100,)))" in src
+    assert "99" not in src.split("getitem", 1)[1].split("\n", 1)[0]
