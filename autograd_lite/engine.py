@@ -622,7 +622,7 @@ def _check_unchanged(node: Node, parents: tuple[Node, ...]) -> None:
         return  # built outside detect_anomaly: nothing was recorded
     for p, fp in zip(parents, read):
         now = _fingerprint(p.data)
-        if now is not fp and now != fp and not (fp != fp and now != now):  # nan == nan here
+        if now is not fp and now != fp:
             raise _mutated_error(node, p, fp)
 
 
