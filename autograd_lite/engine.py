@@ -57,8 +57,9 @@ _scope: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
 _counter = itertools.count()
 _new = object.__new__
 
-# flag bits in Node._flags
-_CONSUMED = 1  # backward already ran through this node and did not retain the graph
+# Node._flags: 0, or the number of the backward pass that consumed the node (ran through it
+# without retain_graph). A pass number, not a bit, so a failed pass can undo exactly its own marks.
+_passes = itertools.count(1)
 
 
 class _GradMode:
@@ -574,23 +575,27 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
                            f"finite ({_summary(seed)}); pass a finite gradient")
     order = toposort(root)
     pending: dict[Node, Any] = {root: seed}
-    done: list[Node] | None = None if retain_graph else []
+    consume = 0 if retain_graph else next(_passes)
     broadcasts = root._broadcasts  # Value graphs never broadcast (Value and Tensor never mix)
     token = _mode.set(mode & ~_NO_GRAD if create_graph else mode | _NO_GRAD)
     try:
         if create_graph or anomaly:
-            _sweep(order, pending, root, done, intermediate_grads, create_graph, anomaly, broadcasts)
+            _sweep(order, pending, root, consume, intermediate_grads, create_graph, anomaly,
+                   broadcasts)
         else:
-            _sweep_scalar(order, pending, root, done, intermediate_grads, broadcasts)
+            _sweep_scalar(order, pending, root, consume, intermediate_grads, broadcasts)
+    except BaseException:
+        if consume:  # undo this pass's marks: the graph can be backpropagated again
+            for node in order:
+                if node._flags == consume:
+                    node._flags = 0
+        raise
     finally:
         _mode.reset(token)
-    # only now, with every gradient computed, touch the leaves and mark the graph as used
+    # only now, with every gradient computed, touch the leaves
     for leaf, g in pending.items():
         old = leaf.grad
         leaf.grad = g if old is None else old + g
-    if done is not None:
-        for node in done:
-            node._flags |= _CONSUMED
 
 
 def _consumed_error(node: Node) -> RuntimeError:
@@ -647,13 +652,13 @@ def _broadcast_error(op: str, inputs: tuple[Node, ...]) -> ValueError:
         "transpose it (.T), or check the sizes.")
 
 
-def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, done: list[Node] | None,
+def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, consume: int,
            keep: bool, create_graph: bool, anomaly: int, broadcasts: bool,
            into: dict[Node, Any] | None = None) -> None:
     """The general reverse sweep: any arity, broadcasting, create_graph and anomaly checks.
 
     Leaves are skipped: their gradients stay in ``pending`` for the caller to accumulate. Processed
-    nodes are appended to ``done`` (None: the graph is retained). Gradients for parents go into
+    nodes are marked with the pass number ``consume`` (0: the graph is retained). Gradients go into
     ``into`` (default: ``pending`` itself). On array graphs each input is checked for data that
     changed after the op read it (see `Node`)."""
     pop = pending.pop
@@ -667,10 +672,9 @@ def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, done: list[N
         if g is None:
             continue
         parents = node._parents
-        if node._flags & _CONSUMED:
+        if node._flags:
             raise _consumed_error(node)
-        if done is not None:
-            done.append(node)
+        node._flags = consume
         if keep or node is root:
             node.grad = g
         rule = node._rule
@@ -695,7 +699,7 @@ def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, done: list[N
             pending[p] = pg if old is None else old + pg
 
 
-def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, done: list[Node] | None,
+def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, consume: int,
                   keep: bool, broadcasts: bool = False) -> None:
     """The same sweep specialised for raw-data graphs (the `Value` and plain `Tensor` hot path):
     one- and two-input ops unrolled on the inline parents; with ``broadcasts`` (array graphs) an
@@ -703,7 +707,6 @@ def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, done:
     changed after the op read them raise. Results equal `_sweep`'s."""
     pop = pending.pop
     get = pending.get
-    mark = done.append if done is not None else None
     for node in reversed(order):
         a = node._a
         if a is None:
@@ -711,15 +714,14 @@ def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, done:
                 continue
             g = pop(node, None)
             if g is not None:
-                _sweep([node], {node: g}, root, done, keep, False, 0, broadcasts, pending)
+                _sweep([node], {node: g}, root, consume, keep, False, 0, broadcasts, pending)
             continue
         g = pop(node, None)
         if g is None:
             continue
-        if node._flags & _CONSUMED:
+        if node._flags:
             raise _consumed_error(node)
-        if mark is not None:
-            mark(node)
+        node._flags = consume
         if keep or node is root:
             node.grad = g
         static = node._static
