@@ -15,6 +15,9 @@ Backward semantics (also in the README):
   passed ``retain_graph=True`` (then it accumulates, exactly as asked).
 * ``create_graph=True`` runs the same VJP rules on nodes, so the gradients are graphs themselves
   and can be differentiated again (it implies ``retain_graph=True``).
+* All or nothing: if backward raises, no leaf gradient has changed and the graph is not marked.
+* Memory: gradients in flight are dropped node by node; the graph lives while its output is held,
+  and is freed by reference counting alone when it is dropped (no closures, no cycles).
 """
 
 from __future__ import annotations
@@ -155,6 +158,9 @@ class detect_anomaly:  # noqa: N801
     Inside the block each new node remembers the line of user code that created it; the first
     non-finite value raises `AnomalyError` naming the op, summaries of its inputs and that line.
     The offending node is kept on the error (``err.node``) so `draw_graph` can highlight it.
+    Each op also fingerprints the data it read; if an input's ``.data`` changed before backward
+    (assignment, ``-=``, or an element write), backward raises a RuntimeError naming the op and
+    that input. Costs a stack walk and a fingerprint per op: a debugging mode.
 
     Example:
         >>> from autograd_lite import Value, detect_anomaly, AnomalyError

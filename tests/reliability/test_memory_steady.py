@@ -127,11 +127,11 @@ def tensor_model_step() -> Callable[[], float]:
 
 
 def test_value_model_10000_steps_memory_flat() -> None:
-    assert_flat(memory_trace(value_model_step, STEPS, WARMUP, every=1_000))
+    assert_flat(memory_trace(value_model_step, STEPS, WARMUP, every=1_500))
 
 
 def test_tensor_mlp_10000_steps_memory_flat() -> None:
-    assert_flat(memory_trace(tensor_model_step, STEPS, WARMUP, every=1_000))
+    assert_flat(memory_trace(tensor_model_step, STEPS, WARMUP, every=1_500))
 
 
 def test_the_measure_catches_a_leak() -> None:
