@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import warnings
 from collections.abc import Iterator
 
@@ -153,33 +152,6 @@ def test_nodes_built_before_the_block_are_checked_in_backward_too() -> None:
     with detect_anomaly(), pytest.raises(AnomalyError) as err, pytest.warns(RuntimeWarning):
         y.backward()
     assert "not recorded: node built outside detect_anomaly()" in str(err.value)
-
-
-def test_anomaly_mode_is_per_thread() -> None:
-    seen: dict[str, bool] = {}
-    ready = threading.Event()
-    done = threading.Event()
-
-    def other() -> None:
-        ready.wait(5)
-        seen["other"] = is_anomaly_enabled()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            seen["other_raised"] = False
-            try:
-                Value(0.0).log()
-            except AnomalyError:
-                seen["other_raised"] = True
-        done.set()
-
-    t = threading.Thread(target=other)
-    t.start()
-    with detect_anomaly():
-        ready.set()
-        done.wait(5)
-        seen["here"] = is_anomaly_enabled()
-    t.join()
-    assert seen == {"other": False, "other_raised": False, "here": True}
 
 
 def test_finite_graph_passes_unchanged_inside_the_mode() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from training_loops import tensor_model_step, value_model_step
 
 from autograd_lite import Tensor, Value, detect_anomaly
 from autograd_lite.engine import Node
@@ -76,54 +77,6 @@ def assert_flat(trace: list[int], tolerance: float = 0.05) -> None:
 
 
 # ------------------------------------------------------------------------ training loops
-
-
-def value_model_step() -> Callable[[], float]:
-    """micrograd-style: a 2-2-1 tanh network of Values, hinge loss, plain SGD on .data."""
-    rng = np.random.default_rng(0)
-    w1 = [[Value(float(v)) for v in row] for row in rng.normal(size=(2, 2))]
-    b1 = [Value(0.0) for _ in range(2)]
-    w2 = [Value(float(v)) for v in rng.normal(size=2)]
-    b2 = Value(0.0)
-    params = [p for row in w1 for p in row] + b1 + w2 + [b2]
-    X = [[1.0, 0.5], [0.3, -0.8]]
-    Y = [1.0, -1.0]
-
-    def step() -> float:
-        total = Value(0.0)
-        for x, y in zip(X, Y):
-            h = [(wi[0] * x[0] + wi[1] * x[1] + bi).tanh() for wi, bi in zip(w1, b1)]
-            s = sum((a * b for a, b in zip(w2, h)), b2)
-            total = total + (1.0 - y * s).relu()
-        for p in params:
-            p.grad = 0.0
-        total.backward()
-        for p in params:
-            p.data -= 0.02 * p.grad
-        return total.data
-
-    return step
-
-
-def tensor_model_step() -> Callable[[], float]:
-    """A small Tensor MLP with the library's own nn, losses and optim."""
-    nn = pytest.importorskip("autograd_lite.nn")
-    losses = pytest.importorskip("autograd_lite.losses")
-    optim = pytest.importorskip("autograd_lite.optim")
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(32, 4))
-    y = (X[:, 0] > X[:, 1]).astype(int) + (X[:, 2] > 0)
-    model = nn.MLP([4, 16, 3], activation="leaky_relu", seed=0)
-    opt = optim.SGD(model.parameters(), lr=0.05)
-
-    def step() -> float:
-        opt.zero_grad()
-        loss = losses.cross_entropy(model(X), y)
-        loss.backward()
-        opt.step()
-        return float(loss.data)
-
-    return step
 
 
 def test_value_model_10000_steps_memory_flat() -> None:
