@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -91,11 +90,10 @@ def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _reduce(per_example: Any, reduction: str) -> Any:
+def _reduce(per_example: Any, reduction: str, op: str) -> Any:
     n = len(per_example) if isinstance(per_example, list) else (
         per_example.shape[0] if per_example.ndim else 1)
     if n == 0 and reduction != "none":  # a mean over nothing is nan: say so instead
-        op = sys._getframe(1).f_code.co_name
         raise ValueError(f"{op}: the batch is empty (0 examples), so the {reduction} loss is undefined; "
                          "check the batch indices or the data split")
     if isinstance(per_example, list):  # Value path
@@ -165,13 +163,13 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Any:
             y = _check_labels(labels, None if single else len(rows), len(rows[0]), "cross_entropy")
             ys = [int(y)] if single else y.tolist()
             per = [_value_lse(r) - r[k] for r, k in zip(rows, ys)]
-            return per[0] if single else _reduce(per, reduction)
+            return per[0] if single else _reduce(per, reduction, "cross_entropy")
         z = _as_tensor(logits, "cross_entropy", "logits")
         if z.ndim not in (1, 2):
             raise ValueError(f"cross_entropy: logits must have shape (n, m) or (m,), got {z.shape}")
         y = _check_labels(labels, None if z.ndim == 1 else z.shape[0], z.shape[-1], "cross_entropy")
         per_example = z.logsumexp(axis=-1) - _picked(z, y)
-        return per_example if z.ndim == 1 else _reduce(per_example, reduction)
+        return per_example if z.ndim == 1 else _reduce(per_example, reduction, "cross_entropy")
 
 
 def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Any:
@@ -192,7 +190,7 @@ def nll_loss(log_probs: Any, labels: Any, reduction: str = "mean") -> Any:
             raise ValueError(f"nll_loss: log_probs must have shape (n, m) or (m,), got {z.shape}")
         y = _check_labels(labels, None if z.ndim == 1 else z.shape[0], z.shape[-1], "nll_loss")
         per_example = -_picked(z, y)
-        return per_example if z.ndim == 1 else _reduce(per_example, reduction)
+        return per_example if z.ndim == 1 else _reduce(per_example, reduction, "nll_loss")
 
 
 def _targets(targets: Any, shape: tuple[int, ...], op: str) -> np.ndarray:
@@ -230,7 +228,7 @@ def mse(pred: Any, target: Any, reduction: str = "mean") -> Any:
         else:
             p = _as_tensor(pred, "mse", "pred")
             diff = p - _targets(target, p.shape, "mse")
-        return _reduce(diff * diff, reduction)
+        return _reduce(diff * diff, reduction, "mse")
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Any:
@@ -252,7 +250,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
         if ((t < 0) | (t > 1)).any():
             raise ValueError("binary_cross_entropy_with_logits: targets must be probabilities in [0, 1] "
                              f"(class 1 = 1.0), got values in [{t.min()}, {t.max()}]")
-        return _reduce(z.softplus() - z * t, reduction)
+        return _reduce(z.softplus() - z * t, reduction, "binary_cross_entropy_with_logits")
 
 
 def hinge(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean") -> Any:
@@ -270,7 +268,7 @@ def hinge(scores: Any, labels: Any, margin: float = 1.0, reduction: str = "mean"
         if y.dtype.kind not in "iuf" or not np.isin(y, (-1, 1)).all():
             raise ValueError("hinge: labels must be -1 or +1 (for 0/1 labels pass 2 * y - 1)")
         t = _targets(y, s.shape, "hinge")
-        return _reduce((margin - s * t).relu(), reduction)
+        return _reduce((margin - s * t).relu(), reduction, "hinge")
 
 
 # ------------------------------------------------------------------------------------ regularizers
