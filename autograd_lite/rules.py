@@ -231,11 +231,14 @@ def step(x: Any, at_zero: float = 0.0) -> Any:
     return out
 
 
-def select(cond: Any, a: float, b: float) -> Any:
-    """a where cond else b, as raw data (cond a bool or bool array)."""
+def select(cond: Any, a: float, b: float, like: Any = None) -> Any:
+    """a where cond else b, as raw data (cond a bool or bool array), in the float dtype of
+    ``like`` when that is a float array (so float32 stays float32)."""
     if isinstance(cond, bool | np.bool_):
         return a if cond else b
-    return np.where(cond, a, b)
+    out = np.where(cond, a, b)
+    dtype = getattr(like, "dtype", None)
+    return out.astype(dtype, copy=False) if dtype is not None and dtype.kind == "f" else out
 
 
 def fpow(x: Any, p: Any) -> Any:
@@ -581,8 +584,8 @@ def _leaky_relu(x: Any, *, alpha: float) -> Any:
 LEAKY_RELU = defrule(
     "leaky_relu", "LeakyReLU(x) = x if x > 0 else αx;  d/dx = 1{x > 0} + α 1{x ≤ 0}",
     forward=_leaky_relu,
-    vjp=lambda g, ans, x, *, alpha: (g * select(raw(x) > 0, 1.0, alpha),),
-    jvp=lambda t, ans, x, *, alpha: t[0] * select(raw(x) > 0, 1.0, alpha),
+    vjp=lambda g, ans, x, *, alpha: (g * select(raw(x) > 0, 1.0, alpha, raw(x)),),
+    jvp=lambda t, ans, x, *, alpha: t[0] * select(raw(x) > 0, 1.0, alpha, raw(x)),
 )
 
 

@@ -164,8 +164,6 @@ def test_float32_kept_through_ops_and_gradients() -> None:
     assert x.grad.dtype == np.float32 and W.grad.dtype == np.float32
 
 
-@pytest.mark.xfail(strict=True, reason="rules.select builds the leaky_relu slope with np.where in "
-                   "float64 (rules.py, the lead's file): float32 inputs get a float64 gradient")
 def test_float32_leaky_relu_gradient() -> None:
     x = Tensor(np.array([-1.0, 2.0], dtype=np.float32), requires_grad=True)
     x.leaky_relu(0.1).sum().backward()
