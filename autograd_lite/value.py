@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import rules as R
-from .engine import Node
+from .engine import Node, _counter, _mode, _new
 
 __all__ = ["Value"]
 
@@ -106,34 +106,34 @@ class Value(Node):
     def __add__(self, other: Any) -> Value:
         if other.__class__ is not Value:
             other = _lift(other, "+")
-        return _apply(R.ADD, (self, other))
+        return _op2(R.ADD, self, other)
 
     def __radd__(self, other: Any) -> Value:
-        return _apply(R.ADD, (_lift(other, "+"), self))
+        return _op2(R.ADD, _lift(other, "+"), self)
 
     def __sub__(self, other: Any) -> Value:
         if other.__class__ is not Value:
             other = _lift(other, "-")
-        return _apply(R.SUB, (self, other))
+        return _op2(R.SUB, self, other)
 
     def __rsub__(self, other: Any) -> Value:
-        return _apply(R.SUB, (_lift(other, "-"), self))
+        return _op2(R.SUB, _lift(other, "-"), self)
 
     def __mul__(self, other: Any) -> Value:
         if other.__class__ is not Value:
             other = _lift(other, "*")
-        return _apply(R.MUL, (self, other))
+        return _op2(R.MUL, self, other)
 
     def __rmul__(self, other: Any) -> Value:
-        return _apply(R.MUL, (_lift(other, "*"), self))
+        return _op2(R.MUL, _lift(other, "*"), self)
 
     def __truediv__(self, other: Any) -> Value:
         if other.__class__ is not Value:
             other = _lift(other, "/")
-        return _apply(R.DIV, (self, other))
+        return _op2(R.DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _apply(R.DIV, (_lift(other, "/"), self))
+        return _op2(R.DIV, _lift(other, "/"), self)
 
     def __pow__(self, other: Any) -> Value:
         """``x ** n`` (a number: a static exponent) or ``x ** y`` (a Value: differentiable in y).
@@ -141,17 +141,17 @@ class Value(Node):
         A negative base with a non-integer exponent gives nan (with a RuntimeWarning).
         """
         if isinstance(other, Value):
-            return _apply(R.POWER, (self, other))
+            return _op2(R.POWER, self, other)
         if isinstance(other, int | float) and not isinstance(other, bool):
             return _apply(R.POW, (self,), {"exponent": float(other)})
         raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a number or a "
                         "Value")
 
     def __rpow__(self, other: Any) -> Value:
-        return _apply(R.POWER, (_lift(other, "**"), self))
+        return _op2(R.POWER, _lift(other, "**"), self)
 
     def __neg__(self) -> Value:
-        return _apply(R.NEG, (self,))
+        return _op1(R.NEG, self)
 
     def __pos__(self) -> Value:
         return self
@@ -174,35 +174,35 @@ class Value(Node):
     # --- elementary functions -------------------------------------------------------------------------
     def exp(self) -> Value:
         """e^x (overflow gives inf with a RuntimeWarning). Example: ``Value(0.0).exp().data == 1.0``."""
-        return _apply(R.EXP, (self,))
+        return _op1(R.EXP, self)
 
     def log(self) -> Value:
         """ln x (ln 0 = -inf, ln of a negative = nan, with a RuntimeWarning)."""
-        return _apply(R.LOG, (self,))
+        return _op1(R.LOG, self)
 
     def sqrt(self) -> Value:
         """√x."""
-        return _apply(R.SQRT, (self,))
+        return _op1(R.SQRT, self)
 
     def tanh(self) -> Value:
         """tanh x, stable at any |x|."""
-        return _apply(R.TANH, (self,))
+        return _op1(R.TANH, self)
 
     def sigmoid(self) -> Value:
         """σ(x) = 1/(1 + e^-x), two-branch and stable at any |x|."""
-        return _apply(R.SIGMOID, (self,))
+        return _op1(R.SIGMOID, self)
 
     def log_sigmoid(self) -> Value:
         """ln σ(x) = -softplus(-x), finite at x = -1000."""
-        return _apply(R.LOG_SIGMOID, (self,))
+        return _op1(R.LOG_SIGMOID, self)
 
     def softplus(self) -> Value:
         """ln(1 + e^x), stable at any |x|."""
-        return _apply(R.SOFTPLUS, (self,))
+        return _op1(R.SOFTPLUS, self)
 
     def relu(self) -> Value:
         """max(0, x); derivative 1{x > 0}, 0 at 0."""
-        return _apply(R.RELU, (self,))
+        return _op1(R.RELU, self)
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
         """x if x > 0 else alpha·x; derivative alpha at 0 and below."""
@@ -210,25 +210,76 @@ class Value(Node):
 
     def abs(self) -> Value:
         """|x|; derivative sign(x), 0 at 0."""
-        return _apply(R.ABS, (self,))
+        return _op1(R.ABS, self)
 
     __abs__ = abs
 
     def sign(self) -> Value:
         """sign(x) in {-1, 0, 1}; derivative 0."""
-        return _apply(R.SIGN, (self,))
+        return _op1(R.SIGN, self)
 
     def sin(self) -> Value:
         """sin x."""
-        return _apply(R.SIN, (self,))
+        return _op1(R.SIN, self)
 
     def cos(self) -> Value:
         """cos x."""
-        return _apply(R.COS, (self,))
+        return _op1(R.COS, self)
 
 
 _apply = Value._apply
 _leaf = Node._leaf.__func__  # type: ignore[attr-defined]
+
+
+# The scalar hot path. In the plain mode (grad on, no anomaly mode, no module scope) a Value op
+# is built here directly: the same rule table entry and the same node layout as
+# `Node._apply`, minus its generality (any arity, static arguments, modes), which costs ~25% of
+# an op on a scalar graph. Any active mode goes through `Node._apply`.
+
+def _op2(rule: Any, a: Value, b: Value) -> Value:
+    if _mode.get():
+        return _apply(rule, (a, b))
+    node = _new(Value)
+    node.data = rule.forward(a.data, b.data)
+    node.grad = 0.0
+    node.label = None
+    node._id = next(_counter)
+    node._meta = None
+    node._flags = 0
+    node._more = None
+    node._static = None
+    if a.requires_grad or b.requires_grad:
+        node.requires_grad = True
+        node._a = a
+        node._b = b
+        node._rule = rule
+    else:
+        node.requires_grad = False
+        node._a = node._b = node._rule = None
+    return node
+
+
+def _op1(rule: Any, a: Value) -> Value:
+    if _mode.get():
+        return _apply(rule, (a,))
+    node = _new(Value)
+    node.data = rule.forward(a.data)
+    node.grad = 0.0
+    node.label = None
+    node._id = next(_counter)
+    node._meta = None
+    node._flags = 0
+    node._more = None
+    node._static = None
+    node._b = None
+    if a.requires_grad:
+        node.requires_grad = True
+        node._a = a
+        node._rule = rule
+    else:
+        node.requires_grad = False
+        node._a = node._rule = None
+    return node
 
 
 def _lift(other: Any, op: str) -> Value:
