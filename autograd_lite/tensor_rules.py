@@ -64,11 +64,20 @@ def swap_last(x: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------- matmul
 
+def _layout_like(target: Any, a: Any, b: Any) -> Any:
+    """a @ b, computed as (bᵀ aᵀ)ᵀ when ``target`` is a column-major array (a transposed weight,
+    ``W.T``), so the gradient has the target's layout: the transpose VJP then hands the weight a
+    row-major gradient and the optimizer's update runs on contiguous memory. Same numbers."""
+    if isinstance(target, np.ndarray) and not target.flags.c_contiguous and target.flags.f_contiguous:
+        return (b.T @ a.T).T
+    return a @ b
+
+
 def _matmul_vjp(g: Any, ans: Any, x: Any, y: Any, *,
                 need: tuple[bool, bool] = (True, True)) -> tuple[Any, Any]:
     xd, yd = x.ndim, y.ndim
     if xd == 2 and yd == 2:  # the common case first; skip a product nobody needs (a constant input)
-        return (g @ y.T if need[0] else None), (x.T @ g if need[1] else None)
+        return (_layout_like(x, g, y.T) if need[0] else None), (_layout_like(y, x.T, g) if need[1] else None)
     if xd == 1 and yd == 1:  # inner product: g is a scalar
         return g * y, g * x
     if xd == 1:  # (n,) @ (..., n, m) -> (..., m)
