@@ -241,3 +241,19 @@ def test_clear_errors() -> None:
         jacobian(lambda x: x, mode="backward")
     with pytest.raises(TypeError, match="returned a str"):
         grad(lambda x: "x")(1.0)
+
+
+def test_jvp_and_hvp_refuse_a_bare_array_with_the_fix() -> None:
+    import numpy as np
+    import pytest
+
+    from autograd_lite import hvp, jvp
+
+    x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    with pytest.raises(TypeError, match=r"must be a tuple.*\(x,\), \(v,\)"):
+        hvp(lambda t: (t**3).sum(), x, v)
+    with pytest.raises(TypeError, match="must be a tuple"):
+        jvp(lambda t: t * t, x, (v,))
+    g, hv = hvp(lambda t: (t**3).sum(), [x], [v])
+    np.testing.assert_allclose(g, 3 * x**2)
+    np.testing.assert_allclose(hv, 6 * x * v)

@@ -383,7 +383,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         (array([3., 8.]), array([3., 0.]))
     """
     name = f"jvp({_fname(f)})"
-    primals, tangents = tuple(primals), tuple(tangents)
+    primals, tangents = _as_sequence(primals, "primals", name), _as_sequence(tangents, "tangents", name)
     if len(primals) != len(tangents):
         raise ValueError(f"{name}: {len(primals)} primal(s) but {len(tangents)} tangent(s); give one "
                          "tangent per primal, with the same shape")
@@ -583,6 +583,17 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         >>> g, Hv                                    # 3x², 6x·v
         (array([ 3., 12.]), array([ 6., 12.]))
     """
-    primals = tuple(primals)
+    name = f"hvp({_fname(f)})"
+    primals = _as_sequence(primals, "primals", name)
     nums: Argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
-    return jvp(grad(f, nums), primals, tuple(tangents))
+    return jvp(grad(f, nums), primals, _as_sequence(tangents, "tangents", name))
+
+
+def _as_sequence(xs: Any, what: str, name: str) -> tuple[Any, ...]:
+    """``primals``/``tangents`` as a tuple; a bare array, number or node is refused with the fix
+    (iterating it would silently split an array into its rows)."""
+    if isinstance(xs, tuple | list):
+        return tuple(xs)
+    raise TypeError(f"{name}: {what} must be a tuple (one entry per argument of the function), got "
+                    f"a {type(xs).__name__}; for one argument write ({what[:-1]},) - e.g. "
+                    f"{name.split('(')[0]}(f, (x,), (v,))")
