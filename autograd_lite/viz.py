@@ -312,7 +312,9 @@ def _edge_text(g: Any, digits: int) -> str:
 
 
 def _static_text(static: dict[str, Any] | None) -> str:
-    shown = {k: v for k, v in (static or {}).items() if v is not None and v is not False}
+    # `need` is matmul's internal note of which inputs want a gradient, not maths: not shown
+    shown = {k: v for k, v in (static or {}).items()
+             if v is not None and v is not False and k != "need"}
     if not shown:
         return ""
 
