@@ -27,7 +27,7 @@ import functools
 import itertools
 import operator
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -803,8 +803,3 @@ def push_tangents(outputs: Any, tangents: dict[Node, Any]) -> Any:
         known[node] = t
     result = [known[o] if o in known else o._zero_tangent() for o in outs]
     return result[0] if single else tuple(result)
-
-
-def iter_graph(root: Node) -> Iterator[Node]:
-    """Iterate the nodes reachable from ``root`` in creation order (a convenience for tools)."""
-    return iter(toposort(root))
