@@ -30,10 +30,10 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from autograd_lite.rules import RULES
 from IPython.display import display
 
 from autograd_lite import Tensor, check_grad, grad, jacobian, vjp
-from autograd_lite.rules import RULES
 
 plt.rcParams["figure.dpi"] = 100
 rng = np.random.default_rng(0)

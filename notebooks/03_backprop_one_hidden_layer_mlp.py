@@ -32,14 +32,14 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
-
-from autograd_lite import Tensor, check_grad, draw_graph
 from autograd_lite.data import make_moons
 from autograd_lite.losses import ElasticNet
 from autograd_lite.nn import MLP
 from autograd_lite.optim import Adam
 from autograd_lite.train import accuracy, fit, plot_decision_boundary
+from IPython.display import display
+
+from autograd_lite import Tensor, check_grad, draw_graph
 
 plt.rcParams["figure.dpi"] = 100
 

@@ -22,10 +22,10 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
+from autograd_lite.losses import mse
 from IPython.display import display
 
 from autograd_lite import Tensor, check_grad, cost_report, cost_sweep, draw_graph, jacobian, value_and_grad
-from autograd_lite.losses import mse
 
 plt.rcParams["figure.dpi"] = 100
 rng = np.random.default_rng(4)

@@ -28,13 +28,13 @@ import tempfile
 
 import matplotlib.pyplot as plt
 import numpy as np
-
-from autograd_lite import draw_graph
 from autograd_lite.data import info, load_digits
 from autograd_lite.losses import ElasticNet, cross_entropy
 from autograd_lite.nn import MLP
 from autograd_lite.optim import Adam
 from autograd_lite.train import accuracy, fit, predict, predict_proba
+
+from autograd_lite import draw_graph
 
 plt.rcParams["figure.dpi"] = 100
 

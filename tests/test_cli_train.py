@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from autograd_lite.nn import MLP
 
 from autograd_lite.__main__ import build_parser, main
-from autograd_lite.nn import MLP
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from autograd_lite import Tensor, Value, cost_report, cost_sweep, jacobian
 from autograd_lite.cost import count_work
 from autograd_lite.rules import RULES
+
+from autograd_lite import Tensor, Value, cost_report, cost_sweep, jacobian
 
 SIZES = [10, 100, 1000]
 

@@ -7,7 +7,6 @@ from importlib import resources
 
 import numpy as np
 import pytest
-
 from autograd_lite.data import (
     info,
     load_digits,

@@ -10,10 +10,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from autograd_lite.expr import ExpressionError, evaluate, parse_expression, parse_values
 
 from autograd_lite import Value
 from autograd_lite.__main__ import main
-from autograd_lite.expr import ExpressionError, evaluate, parse_expression, parse_values
 
 HAS_DOT = subprocess.run(["which", "dot"], capture_output=True).returncode == 0
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed")

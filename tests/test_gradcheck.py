@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from autograd_lite.gradcheck import Comparison
 
 from autograd_lite import GradCheckError, GradCheckWarning, Tensor, Value, check_grad
-from autograd_lite.gradcheck import Comparison
 
 
 def mlp() -> tuple[Any, tuple[np.ndarray, ...], dict[str, np.ndarray]]:

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from autograd_lite.functional.transforms import gradients
+from autograd_lite.rules import RULES
 from rulecheck import Case, draw
 from test_rules import CASES, EXTRA, _static
 
 from autograd_lite import Tensor, Value, grad, hessian, hvp, jacobian
-from autograd_lite.functional.transforms import gradients
-from autograd_lite.rules import RULES
 
 ZERO_SECOND = {"relu", "abs", "sign", "leaky_relu"}
 EPS = 1e-5

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from autograd_lite import Tensor, Value
 from autograd_lite.engine import toposort
 from autograd_lite.losses import (
     ElasticNet,
@@ -19,6 +17,8 @@ from autograd_lite.losses import (
     nll_loss,
 )
 from autograd_lite.nn import MLP, ValueMLP
+
+from autograd_lite import Tensor, Value
 
 RNG = np.random.default_rng(0)
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from autograd_lite import Tensor, Value
 from autograd_lite.nn import (
     MLP,
     Layer,
@@ -27,6 +25,8 @@ from autograd_lite.nn import (
     softplus,
     tanh,
 )
+
+from autograd_lite import Tensor, Value
 
 
 def test_named_parameters_are_stable_and_dotted() -> None:

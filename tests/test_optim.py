@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from autograd_lite import Tensor, Value
 from autograd_lite.nn import MLP
 from autograd_lite.optim import SGD, Adam, cosine_decay, exponential_decay
+
+from autograd_lite import Tensor, Value
 
 
 def _quadratic_grads(w: Tensor) -> None:

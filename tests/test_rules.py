@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rulecheck import Case, check_rule, draw
-
 from autograd_lite.rules import RULES
+from rulecheck import Case, check_rule, draw
 
 BCAST = [((3, 1), (1, 4)), ((5,), (2, 5)), ((), (2, 3)), ((2, 3), ())]
 UNARY = [((4,),), ((2, 3),)]

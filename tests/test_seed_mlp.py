@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from autograd_lite import Tensor, Value
 from autograd_lite.data import load_digits
 from autograd_lite.losses import ElasticNet, cross_entropy
 from autograd_lite.nn import MLP, ValueMLP
 from autograd_lite.optim import Adam
 from autograd_lite.train import accuracy, fit
+
+from autograd_lite import Tensor, Value
 
 N, D, DH, M, ALPHA = 7, 5, 6, 4, 0.1
 LAMBDAS = [(0.01, 0.02), (0.03, 0.04)]  # (λ11, λ12), (λ21, λ22)

@@ -8,8 +8,6 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
-
-from autograd_lite import fit as top_level_fit
 from autograd_lite.data import make_blobs, make_circles, make_moons, train_test_split
 from autograd_lite.losses import ElasticNet, mse
 from autograd_lite.nn import MLP, ValueMLP
@@ -23,6 +21,8 @@ from autograd_lite.train import (
     predict,
     predict_proba,
 )
+
+from autograd_lite import fit as top_level_fit
 
 matplotlib.use("Agg")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from autograd_lite import Tensor, Value, grad, jacobian, jvp, no_grad, value_and_grad, vjp
 from autograd_lite.functional.transforms import gradients
 from autograd_lite.rules import RULES
+
+from autograd_lite import Tensor, Value, grad, jacobian, jvp, no_grad, value_and_grad, vjp
 
 
 def numeric_jacobian(f: Callable[..., Any], args: list[Any], i: int, eps: float = 1e-6) -> np.ndarray:

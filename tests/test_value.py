@@ -7,9 +7,9 @@ import threading
 import warnings
 
 import pytest
+from autograd_lite.engine import push_tangents
 
 from autograd_lite import Value, no_grad
-from autograd_lite.engine import push_tangents
 
 
 def micrograd_readme_expression(V: type) -> tuple:

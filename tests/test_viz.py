@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from autograd_lite import AnomalyError, Tensor, Value, detect_anomaly, draw_graph
 from autograd_lite.engine import scope
 from autograd_lite.viz import Graph, GraphvizNotFoundError, value_html
+
+from autograd_lite import AnomalyError, Tensor, Value, detect_anomaly, draw_graph
 
 HAS_DOT = subprocess.run(["which", "dot"], capture_output=True).returncode == 0
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz `dot` is not installed")

@@ -1,4 +1,4 @@
-"""The functional API: ops as functions (`ops`) and derivative transforms (`transforms`).
+"""The functional API: every op as a function (``F.softmax(t)``) and the derivative transforms.
 
 Example:
     >>> import autograd_lite.functional as F
@@ -6,17 +6,9 @@ Example:
     True
 """
 
-# --- ops as functions (issue 3, autograd_lite/functional/ops.py) ---
-from . import ops
-from .ops import *  # noqa: F403
+from ..core import ops
+from ..core.ops import *  # noqa: F403
+from ..transforms import grad, gradients, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
-_OPS = list(ops.__all__)
-# --- end ops ---
-
-# --- derivative transforms (issue 4, autograd_lite/functional/transforms.py) ---
-from .transforms import grad, gradients, hessian, hvp, jacobian, jvp, value_and_grad, vjp  # noqa: E402, F401
-
-_TRANSFORMS = ["grad", "gradients", "hessian", "hvp", "jacobian", "jvp", "value_and_grad", "vjp"]
-# --- end transforms ---
-
-__all__: list[str] = _OPS + _TRANSFORMS
+__all__: list[str] = [*ops.__all__, "grad", "gradients", "hessian", "hvp", "jacobian", "jvp",
+                      "value_and_grad", "vjp"]

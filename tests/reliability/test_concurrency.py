@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from autograd_lite.engine import scope
 from training_loops import tensor_model_step, value_model_step
 
 from autograd_lite import Tensor, Value, detect_anomaly, is_anomaly_enabled, is_grad_enabled, no_grad
-from autograd_lite.engine import scope
 
 
 def _training(make: Callable[[], Any], steps: int, barrier: threading.Barrier | None = None) -> list[float]:

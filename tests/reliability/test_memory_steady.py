@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from autograd_lite.engine import Node
 from training_loops import tensor_model_step, value_model_step
 
 from autograd_lite import Tensor, Value, detect_anomaly
-from autograd_lite.engine import Node
 
 STEPS = 10_000
 WARMUP = 1_000

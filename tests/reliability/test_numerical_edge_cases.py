@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from autograd_lite.rules import RULES
 from test_rules import CASES, draw
 
 from autograd_lite import Tensor, Value
-from autograd_lite.rules import RULES
 
 SPECIAL = [1000.0, -1000.0, 1e-300, -1e-300, 0.0]
 KINKS = {"relu": [0.0], "leaky_relu": [0.0], "abs": [0.0], "sign": [0.0], "clip": [-1.0, 0.5],

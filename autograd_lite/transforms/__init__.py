@@ -10,7 +10,7 @@ built with ``create_graph``, so they can be differentiated again (that is how ``
 The reverse sweep used here (`gradients`) never writes ``.grad`` and never marks a graph as
 consumed: a transform has no side effect on the nodes it is given. Forward mode (`jvp`,
 ``jacobian(mode="fwd")``) pushes tangents through the JVP rules of the recorded graph
-(`autograd_lite.engine.push_tangents`), reverse mode runs the VJP rules; both come from the one
+(`autograd_lite.core.engine.push_tangents`), reverse mode runs the VJP rules; both come from the one
 rule table.
 
 Example:
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import (
+from ..core.engine import (
     Node,
     _anomaly_check,
     enable_grad,
@@ -39,8 +39,8 @@ from ..engine import (
     toposort,
     unbroadcast,
 )
-from ..tensor import Tensor
-from ..value import Value
+from ..core.tensor import Tensor
+from ..core.value import Value
 
 __all__ = ["gradients", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
 
@@ -438,7 +438,7 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "rev") 
 
     ``mode="rev"``: one reverse sweep per output element (cheap when outputs are few).
     ``mode="fwd"``: one forward push of the JVP rules per input element (cheap when inputs are
-    few). Both give the same matrix; `autograd_lite.cost.cost_report` counts what each spends. A
+    few). Both give the same matrix; `autograd_lite.tools.cost.cost_report` counts what each spends. A
     tuple ``argnums`` (or a tuple output) gives a tuple of Jacobians (outputs outermost).
 
     Example:

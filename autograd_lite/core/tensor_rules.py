@@ -1,6 +1,6 @@
 """Array rules of the table: linear algebra, reductions, shape ops and the softmax family.
 
-They register into the same `RULES` table as the elementwise rules (`autograd_lite.rules`), with
+They register into the same `RULES` table as the elementwise rules (`autograd_lite.core.rules`), with
 the same conventions: ``forward`` on ndarrays, ``vjp(g, ans, *inputs, **static)``, ``jvp(tangents,
 ans, *inputs, **static)``; static arguments are keyword-only; the engine unbroadcasts. VJPs are
 written with methods shared by ndarrays and Tensors (``.sum``, ``.reshape``, ``.transpose``,

@@ -1,7 +1,7 @@
 """`Tensor`: an ndarray node on the same graph core as `Value`.
 
-Every op is a thin method that hands a rule of the one table (`autograd_lite.rules` for the
-elementwise ops shared with `Value`, `autograd_lite.tensor_rules` for the array ops) to the engine.
+Every op is a thin method that hands a rule of the one table (`autograd_lite.core.rules` for the
+elementwise ops shared with `Value`, `autograd_lite.core.rules` for the array ops) to the engine.
 
 Dtypes: float64 by default (gradient checks need it); float32 is kept through every op and every
 gradient (Python numbers and numpy arrays mixed into a float32 expression take its dtype; two
@@ -229,7 +229,7 @@ class Tensor(Node):
         return f"Tensor({body}{dt}{grad}{op}{name})"
 
     def _repr_html_(self) -> str:
-        from .viz import value_html
+        from .display import value_html
 
         return value_html(self)
 

@@ -7,7 +7,7 @@ a batch X of shape (n, d_in) gives X Wᵀ + b); `ValueMLP` builds the same netwo
 initial weights for a given seed, so both can be compared number by number. The softmax lives in
 the loss (`autograd_lite.losses.cross_entropy`): models return the logits o^a.
 
-Every module call runs inside `autograd_lite.engine.scope`, so each node a module creates is
+Every module call runs inside `autograd_lite.core.engine.scope`, so each node a module creates is
 tagged with the module; `draw_graph` draws those nodes as one box per module.
 
 Example:
@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, scope
-from .tensor import Tensor
-from .value import Value
+from ..core.engine import Node, scope
+from ..core.tensor import Tensor
+from ..core.value import Value
 
 __all__ = [
     "MLP",

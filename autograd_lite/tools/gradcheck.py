@@ -41,10 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, no_grad, toposort
-from .functional.transforms import gradients
-from .tensor import Tensor
-from .value import Value
+from ..core.engine import Node, no_grad, toposort
+from ..core.tensor import Tensor
+from ..core.value import Value
+from ..transforms import gradients
 
 __all__ = ["GradCheckEntry", "GradCheckError", "GradCheckReport", "GradCheckWarning", "check_grad"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node
+from ..core.engine import Node
 
 __all__ = ["SGD", "Adam", "Optimizer", "cosine_decay", "exponential_decay"]
 

@@ -23,18 +23,20 @@ Example:
 from __future__ import annotations
 
 import html
-import math
 import os
 import warnings
 from collections import Counter, deque
 from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import graphviz
 import numpy as np
 
-from .engine import Node, toposort, unbroadcast
+if TYPE_CHECKING:
+    import graphviz
+
+from ..core.display import ALERT, _as_raw, _bad_kind, _finite, _num, _static_text, value_html
+from ..core.engine import Node, toposort, unbroadcast
 
 __all__ = ["Graph", "GraphvizNotFoundError", "draw_graph", "value_html"]
 
@@ -56,7 +58,6 @@ COLOURS = {
     "summary": "#fff7bc",      # nodes left out by max_nodes
     "nonfinite": "#fcbba1",    # red: nan or inf in data or grad
 }
-ALERT = "#cb181d"
 GRAD_COLOUR = "#b2182b"
 LEGEND_TEXT = {
     "output": "output",
@@ -69,6 +70,16 @@ LEGEND_TEXT = {
     "nonfinite": "nan / inf in data or grad",
     "anomaly": "flagged by detect_anomaly",
 }
+
+
+def _graphviz() -> Any:
+    """The `graphviz` Python package, imported on first use so the engine never needs it."""
+    try:
+        import graphviz
+    except ImportError:
+        raise ImportError("draw_graph needs the `graphviz` Python package: `pip install graphviz` "
+                          f"(and for pictures, {INSTALL_HINT})") from None
+    return graphviz
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -205,11 +216,12 @@ def _notice_bundle(reason: str, source: str) -> dict[str, str]:
 def _render_bytes(source: str, fmt: str) -> bytes:
     if fmt == "dot":
         return source.encode("utf-8")
+    gv = _graphviz()
     try:
-        return bytes(graphviz.pipe("dot", fmt, source.encode("utf-8"), quiet=True))
-    except graphviz.ExecutableNotFound:
+        return bytes(gv.pipe("dot", fmt, source.encode("utf-8"), quiet=True))
+    except gv.ExecutableNotFound:
         pass
-    except graphviz.CalledProcessError as err:
+    except gv.CalledProcessError as err:
         detail = (err.stderr or b"").decode("utf-8", "replace").strip()
         raise RuntimeError(f"draw_graph: Graphviz `dot` failed to render {fmt}: {detail}") from None
     if fmt == "svg":
@@ -248,11 +260,6 @@ def _wasm_svg(source: str) -> bytes | None:
 # Text for node labels
 # ---------------------------------------------------------------------------------------------
 
-def _num(x: Any, digits: int) -> str:
-    x = float(x)
-    return f"{x + 0.0 if x == 0 else x:.{digits}g}"  # never "-0"
-
-
 def _array_lines(a: np.ndarray, digits: int, with_shape: bool = True) -> list[str]:
     lines = [f"{a.shape if a.ndim else 'scalar'} {a.dtype}"] if with_shape else []
     if a.size == 0:
@@ -268,24 +275,6 @@ def _array_lines(a: np.ndarray, digits: int, with_shape: bool = True) -> list[st
                 lines.append(f"min {_num(finite.min(), digits)}  mean {_num(finite.mean(), digits)}  "
                              f"max {_num(finite.max(), digits)}")
     return lines
-
-
-def _as_raw(x: Any) -> Any:
-    return x.data if isinstance(x, Node) else x
-
-
-def _finite(x: Any) -> bool:
-    if x is None:
-        return True
-    if isinstance(x, float | int):
-        return math.isfinite(x)
-    a = np.asarray(x)
-    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
-
-
-def _bad_kind(x: Any) -> str:
-    a = np.asarray(x, dtype=float)
-    return "nan" if np.isnan(a).any() else "inf"
 
 
 def _value_lines(data: Any, digits: int) -> list[str]:
@@ -311,27 +300,6 @@ def _edge_text(g: Any, digits: int) -> str:
     return "∂ " + _num(g, digits)
 
 
-def _static_text(static: dict[str, Any] | None) -> str:
-    # `need` is matmul's internal note of which inputs want a gradient, not maths: not shown
-    shown = {k: v for k, v in (static or {}).items()
-             if v is not None and v is not False and k != "need"}
-    if not shown:
-        return ""
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:g}"
-        if isinstance(v, np.ndarray):  # an index array: its shape, not its 1,000 entries
-            return repr(v.tolist()) if v.size <= 4 else f"array{v.shape}"
-        if isinstance(v, tuple):
-            return "(" + ", ".join(fmt(x) for x in v) + ("," if len(v) == 1 else "") + ")"
-        if isinstance(v, slice):
-            return ":".join("" if x is None else str(x) for x in (v.start, v.stop, v.step)).rstrip(":") or ":"
-        return repr(v)
-
-    return "(" + ", ".join(f"{k}={fmt(v)}" for k, v in shown.items()) + ")"
-
-
 def _clean(text: str) -> str:
     """User text made safe inside a quoted DOT string (backslashes are escape characters there)."""
     return text.replace("\\", "\\\\").replace("\n", " ")
@@ -339,7 +307,7 @@ def _clean(text: str) -> str:
 
 def _dot_label(lines: list[str]) -> str:
     # graphviz escapes quotes; '\n' (backslash n) is DOT's centred line break
-    return graphviz.nohtml("\\n".join(lines))
+    return _graphviz().nohtml("\\n".join(lines))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -674,7 +642,7 @@ class _Builder:
         graph_attr = {"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3"}
         if title:
             graph_attr.update(label=_clean(title), labelloc="t", fontsize="14")
-        self.dot = graphviz.Digraph(
+        self.dot = _graphviz().Digraph(
             name="autograd_lite", graph_attr=graph_attr,
             node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
                        "fontsize": "10", "fillcolor": COLOURS["intermediate"]},
@@ -692,7 +660,7 @@ class _Builder:
             for depth in range(1, len(key) + 1):  # create the enclosing boxes first (iterative)
                 prefix = key[:depth]
                 if prefix not in self.boxes:
-                    self.boxes[prefix] = graphviz.Digraph(
+                    self.boxes[prefix] = _graphviz().Digraph(
                         name=f"cluster_{len(self.boxes)}",
                         graph_attr={"label": _clean(prefix[-1][0]), "style": "rounded,dashed",
                                     "color": "#888888", "fontname": "Helvetica", "fontsize": "10"})
@@ -821,63 +789,10 @@ class _Builder:
             if label is None:
                 self.dot.edge(src, dst)
             else:
-                self.dot.edge(src, dst, label=graphviz.nohtml(label), fontcolor=GRAD_COLOUR)
+                self.dot.edge(src, dst, label=_graphviz().nohtml(label), fontcolor=GRAD_COLOUR)
         return self.dot
 
 
 # ---------------------------------------------------------------------------------------------
 # Notebook cards for single nodes
 # ---------------------------------------------------------------------------------------------
-
-def value_html(node: Node) -> str:
-    """A compact HTML card for one `Value` or `Tensor` (what Jupyter shows for a node).
-
-    Example:
-        >>> from autograd_lite import Value
-        >>> card = Value(2.0, label="x")._repr_html_()
-        >>> "x" in card and "2" in card
-        True
-    """
-    kind = type(node).__name__
-    if node._parents:
-        role, colour = "intermediate", COLOURS["op"]
-    elif node.requires_grad:
-        role, colour = "parameter", "#6baed6"
-    else:
-        role, colour = "input", "#bdbdbd"
-    head = [f"<b>{html.escape(kind)}</b>"]
-    if node.label:
-        head.append(f"<b>{html.escape(node.label)}</b>")
-    if node.op:
-        head.append("op " + html.escape(node.op + _static_text(node._static)))
-    else:
-        head.append(role)
-    if node.requires_grad:
-        head.append("requires_grad")
-    data = node.data
-    grad = _as_raw(node.grad)
-    rows: list[str] = []
-    if isinstance(data, np.ndarray):
-        head.append(f"shape {data.shape} {data.dtype}")
-        body = np.array2string(data, precision=4, threshold=24, edgeitems=3, suppress_small=True)
-        rows.append(_html_row("data", f"<pre style=\"margin:0;display:inline-block;vertical-align:top\">"
-                                      f"{html.escape(body)}</pre>", data))
-        if grad is not None:
-            g = np.asarray(grad)
-            gtext = np.array2string(g, precision=4, threshold=24, edgeitems=3, suppress_small=True)
-            rows.append(_html_row("grad", f"<pre style=\"margin:0;display:inline-block;vertical-align:top\">"
-                                          f"{html.escape(gtext)}</pre>", g))
-    else:
-        rows.append(_html_row("data", html.escape(_num(data, 6)), data))
-        if node.requires_grad and grad is not None:
-            rows.append(_html_row("grad", html.escape(_num(grad, 6)), grad))
-    return (f'<div class="autograd-lite-node" style="display:inline-block;font-family:monospace;'
-            f'font-size:12px;line-height:1.4;border:1px solid #ccc;border-left:4px solid {colour};'
-            f'border-radius:3px;padding:3px 8px">{" · ".join(head)}<br>{"<br>".join(rows)}</div>')
-
-
-def _html_row(name: str, body: str, raw: Any) -> str:
-    row = f"{name} {body}"
-    if not _finite(raw):
-        row += f' <span style="color:{ALERT};font-weight:bold">⚠ {_bad_kind(raw)}</span>'
-    return row

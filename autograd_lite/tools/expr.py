@@ -8,7 +8,7 @@ explicit stack (no recursion) and builds the graph with the ordinary `Value`/`Te
 
 Example:
     >>> from autograd_lite import Value
-    >>> from autograd_lite.expr import evaluate
+    >>> from autograd_lite.tools.expr import evaluate
     >>> y = evaluate("tanh(w*x + b)", {"x": Value(0.5), "w": Value(-1.0), "b": Value(2.0)})
     >>> round(y.data, 4)
     0.9051
@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .engine import Node
-from .value import Value
+from ..core.engine import Node
+from ..core.value import Value
 
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "evaluate", "parse_expression"]
 

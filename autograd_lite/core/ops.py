@@ -3,7 +3,7 @@
 Each function hands its input to the method of the same name, so it works on a `Tensor` and,
 for the elementwise ops, on a scalar `Value` too; numpy arrays and Python numbers become constant
 Tensors. ``concatenate, stack, where, maximum, minimum, clip, matmul, one_hot`` are the functions
-of `autograd_lite.tensor`, re-exported here.
+of `autograd_lite.core.tensor`, re-exported here.
 
 Example:
     >>> import autograd_lite.functional as F
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine import Node
-from ..tensor import (
+from .engine import Node
+from .tensor import (
     Tensor,
     _lift,
     clip,

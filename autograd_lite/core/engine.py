@@ -207,7 +207,7 @@ class scope:  # noqa: N801
 
     Example:
         >>> from autograd_lite import Value
-        >>> from autograd_lite.engine import scope
+        >>> from autograd_lite.core.engine import scope
         >>> x = Value(1.0)
         >>> with scope("layer1"):
         ...     y = x * 2
@@ -460,7 +460,7 @@ class Node:
 
     def backward(self, gradient: Any = None, *, retain_graph: bool = False,
                  create_graph: bool = False, intermediate_grads: bool = True) -> None:
-        """Backpropagate from this node; see `autograd_lite.engine.backward` for the semantics."""
+        """Backpropagate from this node; see `autograd_lite.core.engine.backward` for the semantics."""
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                  intermediate_grads=intermediate_grads)
 
@@ -478,7 +478,7 @@ def toposort(*roots: Node) -> list[Node]:
 
     Example:
         >>> from autograd_lite import Value
-        >>> from autograd_lite.engine import toposort
+        >>> from autograd_lite.core.engine import toposort
         >>> x = Value(2.0, label="x"); y = x * x + 1
         >>> [n.op or n.label for n in toposort(y)]
         ['x', 'mul', None, 'add']
@@ -519,7 +519,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 
     Example:
         >>> import numpy as np
-        >>> from autograd_lite.engine import unbroadcast
+        >>> from autograd_lite.core.engine import unbroadcast
         >>> unbroadcast(np.ones((2, 3)), (1, 3))
         array([[2., 2., 2.]])
     """
@@ -760,7 +760,7 @@ def zero_grad(nodes: Any) -> None:
 
     Example:
         >>> from autograd_lite import Value
-        >>> from autograd_lite.engine import zero_grad
+        >>> from autograd_lite.core.engine import zero_grad
         >>> x = Value(2.0); (x * x).backward(); zero_grad([x]); x.grad
         0.0
     """
@@ -778,7 +778,7 @@ def push_tangents(outputs: Any, tangents: dict[Node, Any]) -> Any:
 
     Example:
         >>> from autograd_lite import Value
-        >>> from autograd_lite.engine import push_tangents
+        >>> from autograd_lite.core.engine import push_tangents
         >>> x = Value(3.0); y = x * x
         >>> push_tangents(y, {x: 1.0})
         6.0

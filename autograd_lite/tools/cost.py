@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node
-from .functional.transforms import _Call, jacobian
-from .rules import RULES, Rule
+from ..core.engine import Node
+from ..core.rules import RULES, Rule
+from ..transforms import _Call, jacobian
 
 __all__ = ["Cost", "CostReport", "CostSweep", "cost_report", "cost_sweep", "count_work"]
 

@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Node, scope
-from .tensor import Tensor
-from .value import Value
+from ..core.engine import Node, scope
+from ..core.tensor import Tensor
+from ..core.value import Value
 
 __all__ = [
     "ElasticNet",

@@ -63,7 +63,7 @@ def defrule(name: str, doc: str, *, forward: Callable[..., Any], vjp: Callable[.
     ``nodes`` says which node types use the rule (for the table-driven tests).
 
     Example:
-        >>> from autograd_lite.rules import RULES
+        >>> from autograd_lite.core.rules import RULES
         >>> print(RULES["sigmoid"].doc)
         σ(x) = 1/(1 + e^-x);  σ'(x) = σ(x)(1 - σ(x))
     """

@@ -1,6 +1,6 @@
 """`Value`: a scalar node holding a Python float; micrograd-compatible.
 
-Every op is a thin dunder or method that hands the rule from `autograd_lite.rules` to the engine.
+Every op is a thin dunder or method that hands the rule from `autograd_lite.core.rules` to the engine.
 
 Example:
     >>> from autograd_lite import Value
@@ -77,7 +77,7 @@ class Value(Node):
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
 
     def _repr_html_(self) -> str:
-        from .viz import value_html
+        from .display import value_html
 
         return value_html(self)
 

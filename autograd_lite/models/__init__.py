@@ -1,0 +1,1 @@
+"""Models and training: `nn` (modules, MLPs), `losses`, `optim`, `train` (`fit`) and `data`."""
