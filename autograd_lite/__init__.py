@@ -64,7 +64,7 @@ __version__ = "0.1.0"
 
 # The modules' earlier flat paths (autograd_lite.engine, autograd_lite.viz, ...) keep working.
 for _old, _mod in {"engine": _engine, "rules": _rules, "value": _value, "tensor": _tensor,
-                   "tensor_rules": _sys.modules[f"{__name__}.core.tensor_rules"],
+                   "tensor_rules": _rules,
                    "nn": nn, "losses": losses, "optim": optim, "train": train,
                    "data": data, "viz": _viz, "gradcheck": _gradcheck, "cost": _cost, "expr": _expr,
                    "functional.ops": _ops, "functional.transforms": _transforms}.items():

@@ -27,8 +27,8 @@ import functools
 import itertools
 import operator
 import traceback
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import numpy as np
 
@@ -41,11 +41,15 @@ __all__ = [
     "is_anomaly_enabled",
     "is_grad_enabled",
     "no_grad",
+    "observe",
     "push_tangents",
     "scope",
     "toposort",
     "unbroadcast",
     "zero_grad",
+    "is_finite",
+    "local_grads",
+    "sweep",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,9 +58,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 _NO_GRAD = 1
 _ANOMALY = 2
 _SCOPED = 4
+_OBSERVED = 8
 _mode: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_lite_mode", default=0)
 _scope: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "autograd_lite_scope", default=None)
+_observers: contextvars.ContextVar[tuple[Callable[..., Any], ...]] = contextvars.ContextVar(
+    "autograd_lite_observers", default=())
 _counter = itertools.count()
 _new = object.__new__
 
@@ -231,6 +238,44 @@ class scope:  # noqa: N801
         _scope.reset(self._tokens[0])
 
 
+class observe:  # noqa: N801
+    """Route every rule call in the block through ``wrap(rule, kind, fn)``, which returns the
+    callable to run instead of ``fn`` (blocks nest) (``kind`` is "forward", "vjp" or "jvp"); per thread and task.
+
+    The work counter of `autograd_lite.tools.cost` is built on it; the scalar fast paths step
+    aside while an observer is active, so every call is seen.
+
+    Example:
+        >>> from autograd_lite import Value
+        >>> from autograd_lite.core.engine import observe
+        >>> seen = []
+        >>> def wrap(rule, kind, fn):
+        ...     seen.append((rule.name, kind)); return fn
+        >>> with observe(wrap):
+        ...     y = Value(2.0) * 3.0
+        >>> seen
+        [('mul', 'forward')]
+    """
+
+    def __init__(self, wrap: Callable[[Any, str, Callable[..., Any]], Callable[..., Any]]) -> None:
+        self.wrap = wrap
+
+    def __enter__(self) -> None:
+        self._tokens = (_observers.set((*_observers.get(), self.wrap)),
+                        _mode.set(_mode.get() | _OBSERVED))
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.reset(self._tokens[1])
+        _observers.reset(self._tokens[0])
+
+
+def _observed(rule: Any, kind: str) -> Callable[..., Any]:
+    fn = getattr(rule, kind)
+    for wrap in _observers.get():  # nested observers each see every call
+        fn = wrap(rule, kind, fn)
+    return fn
+
+
 def _user_frame() -> str:
     """The innermost stack frame outside this package, as 'file:line: code'."""
     pkg = __file__.rsplit("/", 1)[0]
@@ -254,16 +299,26 @@ def _summary(x: Any) -> str:
     return repr(d)
 
 
-def _is_finite(d: Any) -> bool:
-    if isinstance(d, Node):
-        d = d.data
-    if isinstance(d, float | int):
-        return d - d == 0  # False for inf and nan
-    return bool(np.isfinite(d).all())
+def is_finite(x: Any) -> bool:
+    """True unless ``x`` (a number, an array, or a node's data) holds a nan or an inf.
+
+    Example:
+        >>> from autograd_lite.core.engine import is_finite
+        >>> is_finite(1.0), is_finite(float("inf")), is_finite([1.0, float("nan")])
+        (True, False, False)
+    """
+    if isinstance(x, Node):
+        x = x.data
+    if type(x) is float:
+        return x - x == 0  # False for inf and nan
+    if x is None or isinstance(x, int):
+        return True
+    a = np.asarray(x)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
 
 def _anomaly_check(node: Node, where: str, value: Any, inputs: tuple[Any, ...], op: str) -> None:
-    if _is_finite(value):
+    if is_finite(value):
         return
     kind = "nan" if np.isnan(np.asarray(value.data if isinstance(value, Node) else value)).any() else "inf"
     meta = dict(node._meta or {})  # never mutate a dict shared by a scope
@@ -280,6 +335,24 @@ def _anomaly_check(node: Node, where: str, value: Any, inputs: tuple[Any, ...], 
     meta["anomaly"] = True
     node._meta = meta
     raise err
+
+
+def _build(node: Any, data: Any, requires_grad: bool, rule: Any = None, a: Any = None, b: Any = None,
+           more: tuple[Node, ...] | None = None, static: dict[str, Any] | None = None) -> Any:
+    """The one node builder: fill every slot of a new node (a leaf when ``rule`` is None)."""
+    node._flags = 0
+    node.data = data
+    node.grad = node._grad0
+    node.requires_grad = requires_grad
+    node.label = None
+    node._a = a
+    node._b = b
+    node._more = more
+    node._rule = rule
+    node._static = static
+    node._id = next(_counter)
+    node._meta = None
+    return node
 
 
 class Node:
@@ -347,25 +420,21 @@ class Node:
     def _check_seed(self, gradient: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    if TYPE_CHECKING:  # generated from the rule table (`defrule`); declared here for type checkers
+        def exp(self) -> Self: ...
+        def log(self) -> Self: ...
+        def sqrt(self) -> Self: ...
+        def tanh(self) -> Self: ...
+        def sigmoid(self) -> Self: ...
+        def log_sigmoid(self) -> Self: ...
+        def softplus(self) -> Self: ...
+        def relu(self) -> Self: ...
+        def abs(self) -> Self: ...
+        def sign(self) -> Self: ...
+        def sin(self) -> Self: ...
+        def cos(self) -> Self: ...
+
     # --- shared behaviour ------------------------------------------------------------------------
-    def _init(self, data: Any, parents: tuple[Node, ...], rule: Any, static: dict[str, Any] | None,
-              requires_grad: bool, label: str | None) -> None:
-        self._flags = 0
-        self.data = data
-        self.requires_grad = requires_grad
-        self.label = label
-        self._set_parents(parents)
-        self._rule = rule
-        self._static = static
-        self._id = next(_counter)
-        self._meta = None
-
-    def _set_parents(self, parents: tuple[Node, ...]) -> None:
-        n = len(parents)
-        self._a = parents[0] if 0 < n < 3 else None
-        self._b = parents[1] if n == 2 else None
-        self._more = tuple(parents) if n > 2 else None
-
     @property
     def _parents(self) -> tuple[Node, ...]:
         """The parents, in order, as a tuple (empty for leaves and constants)."""
@@ -378,67 +447,43 @@ class Node:
     @classmethod
     def _leaf(cls, data: Any, requires_grad: bool) -> Any:
         """A new leaf of ``cls`` holding ``data`` (no validation: the caller has done it)."""
-        node = _new(cls)
-        node._flags = 0
-        node.data = data
-        node.grad = cls._grad0
-        node.requires_grad = requires_grad
-        node.label = None
-        node._a = node._b = node._more = None
-        node._rule = None
-        node._static = None
-        node._id = next(_counter)
-        node._meta = None
-        return node
+        return _build(_new(cls), data, requires_grad)
 
     @classmethod
     def _apply(cls, rule: Any, inputs: tuple[Node, ...], static: dict[str, Any] | None = None) -> Any:
         """Run ``rule`` forward on the inputs' data and record the result as a node of ``cls``.
 
-        The hot path of every op: unrolled for one and two inputs, slots set directly.
+        The general path of every op (any arity, static arguments, every mode); `Value` builds its
+        plain-mode one- and two-input nodes with `_build` directly.
         """
         n = len(inputs)
-        b: Node | None = None
-        more: tuple[Node, ...] | None = None
+        a = b = more = None
+        mode = _mode.get()
+        forward = _observed(rule, "forward") if mode & _OBSERVED else rule.forward
         try:  # zero-cost unless numpy raises: then a message naming the op and the shapes
             if n == 2:
                 a, b = inputs
-                out = rule.forward(a.data, b.data, **static) if static else rule.forward(a.data, b.data)
+                out = forward(a.data, b.data, **static) if static else forward(a.data, b.data)
                 track = a.requires_grad or b.requires_grad
             elif n == 1:
                 a = inputs[0]
-                out = rule.forward(a.data, **static) if static else rule.forward(a.data)
+                out = forward(a.data, **static) if static else forward(a.data)
                 track = a.requires_grad
             else:
-                a = None
                 more = tuple(inputs)
                 datas = [x.data for x in inputs]
-                out = rule.forward(*datas, **static) if static else rule.forward(*datas)
+                out = forward(*datas, **static) if static else forward(*datas)
                 track = any(x.requires_grad for x in inputs)
         except ValueError as err:
             if "broadcast" not in str(err):
                 raise
             raise _broadcast_error(rule.name, inputs) from None
-        node = _new(cls)
-        node._flags = 0
-        node.data = out
-        node.grad = cls._grad0
-        node.label = None
-        node._id = next(_counter)
-        node._meta = None
-        mode = _mode.get()
+        if cls._broadcasts and type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
+            out = np.asarray(out)
         if track and not mode & _NO_GRAD:
-            node.requires_grad = True
-            node._a = a
-            node._b = b
-            node._more = more
-            node._rule = rule
-            node._static = static
+            node = _build(_new(cls), out, True, rule, a, b, more, static)
         else:
-            node.requires_grad = False
-            node._a = node._b = node._more = None
-            node._rule = None
-            node._static = None
+            node = _build(_new(cls), out, False)
         if mode & _SCOPED:
             node._meta = _scope.get()  # shared by every node of one module call: no allocation
         if mode & _ANOMALY:
@@ -572,24 +617,41 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
     seed = root._seed() if gradient is None else root._check_seed(gradient)
     if create_graph:
         retain_graph = True
-        if not isinstance(seed, Node):
-            seed = type(root)._constant(seed)
+    grads = sweep({root: seed}, consume=0 if retain_graph else next(_passes), keep=intermediate_grads,
+                  create_graph=create_graph, root=root)
+    # only now, with every gradient computed, touch the leaves
+    for leaf, g in grads.items():
+        old = leaf.grad
+        leaf.grad = g if old is None else old + g
+
+
+def sweep(seeds: dict[Node, Any], *, consume: int | None = None, keep: bool = False,
+          create_graph: bool = False, root: Node | None = None,
+          relevant: set[Node] | None = None, report: set[Node] | None = None) -> dict[Node, Any]:
+    """The one reverse sweep: push the ``seeds`` ({output: cotangent}) back through the VJP rules.
+
+    Returns {leaf: gradient} for the leaves reached (the caller decides whether to accumulate
+    them into ``.grad``), plus the gradient of every intermediate in ``report``. ``consume`` is the
+    pass number that marks each processed node (0: retained; None: transforms, neither checked nor
+    marked); ``keep`` writes ``.grad`` on intermediates (and ``root`` always gets its seed);
+    ``relevant`` restricts the sweep to those nodes. If it raises, this pass's marks are undone,
+    so the graph can be backpropagated again. One- and two-input ops on raw data take an unrolled
+    fast path; create_graph, anomaly mode, observers and ``relevant`` take the general one.
+    """
     mode = _mode.get()
     anomaly = mode & _ANOMALY
-    if anomaly and not _is_finite(seed):
-        raise AnomalyError(f"anomaly in backward: the seed gradient= given to backward() is not "
-                           f"finite ({_summary(seed)}); pass a finite gradient")
-    order = toposort(root)
-    pending: dict[Node, Any] = {root: seed}
-    consume = 0 if retain_graph else next(_passes)
-    broadcasts = root._broadcasts  # Value graphs never broadcast (Value and Tensor never mix)
+    if create_graph:
+        seeds = {o: s if isinstance(s, Node) else type(o)._constant(s) for o, s in seeds.items()}
+    if anomaly:
+        for s in seeds.values():
+            if not is_finite(s):
+                raise AnomalyError(f"anomaly in backward: the seed gradient= given to backward() is "
+                                   f"not finite ({_summary(s)}); pass a finite gradient")
+    order = toposort(*seeds)
     token = _mode.set(mode & ~_NO_GRAD if create_graph else mode | _NO_GRAD)
     try:
-        if create_graph or anomaly:
-            _sweep(order, pending, root, consume, intermediate_grads, create_graph, anomaly,
-                   broadcasts)
-        else:
-            _sweep_scalar(order, pending, root, consume, intermediate_grads, broadcasts)
+        return _run(order, dict(seeds), consume, keep, create_graph, root, relevant, report,
+                    not (create_graph or anomaly or mode & _OBSERVED or relevant is not None))
     except BaseException:
         if consume:  # undo this pass's marks: the graph can be backpropagated again
             for node in order:
@@ -598,10 +660,105 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
         raise
     finally:
         _mode.reset(token)
-    # only now, with every gradient computed, touch the leaves
-    for leaf, g in pending.items():
-        old = leaf.grad
-        leaf.grad = g if old is None else old + g
+
+
+def _run(order: list[Node], pending: dict[Node, Any], consume: int | None, keep: bool,
+         create_graph: bool, root: Node | None, relevant: set[Node] | None,
+         report: set[Node] | None, fast: bool) -> dict[Node, Any]:
+    """The loop of `sweep` (see there); ``pending`` ends holding the leaves' gradients."""
+    pop = pending.pop
+    get = pending.get
+    found: dict[Node, Any] = {}
+    for node in reversed(order):
+        a = node._a
+        if a is None and node._more is None:  # a leaf: accumulated by the caller
+            continue
+        g = pop(node, None)
+        if g is None:
+            continue
+        if consume is not None:
+            if node._flags:
+                raise _consumed_error(node)
+            node._flags = consume
+        if keep or node is root:
+            node.grad = g
+        if report is not None and node in report:
+            found[node] = g
+        b = node._b
+        rule = node._rule
+        if fast and a is not None:  # the hot path: one or two raw inputs, unrolled
+            static = node._static
+            if b is not None:
+                if rule.need:
+                    static = {**(static or {}), "need": (a.requires_grad, b.requires_grad)}
+                ga, gb = (rule.vjp(g, node.data, a.data, b.data, **static) if static
+                          else rule.vjp(g, node.data, a.data, b.data))
+            else:
+                (ga,) = (rule.vjp(g, node.data, a.data, **static) if static
+                         else rule.vjp(g, node.data, a.data))
+                gb = None
+            if ga is not None and a.requires_grad:
+                if node._broadcasts and ga.shape != a.data.shape:
+                    ga = unbroadcast(ga, a.data.shape)
+                old = get(a)
+                pending[a] = ga if old is None else old + ga
+            if gb is not None and b is not None and b.requires_grad:
+                if node._broadcasts and gb.shape != b.data.shape:
+                    gb = unbroadcast(gb, b.data.shape)
+                old = get(b)
+                pending[b] = gb if old is None else old + gb
+            continue
+        parents = node._parents
+        grads = local_grads(node, g, create_graph=create_graph)
+        for p, pg in zip(parents, grads):
+            if pg is None or not (p.requires_grad if relevant is None else p in relevant):
+                continue
+            old = get(p)
+            pending[p] = pg if old is None else old + pg
+    if report:
+        found.update((n, g) for n, g in pending.items() if n in report)
+    return pending if report is None else found
+
+
+def local_grads(node: Node, g: Any, *, create_graph: bool = False) -> tuple[Any, ...]:
+    """What ``node`` sends back to each of its parents for the incoming gradient ``g``: its rule's
+    VJP, each result reduced to its parent's shape (``None``: no gradient to that parent).
+
+    Inside `detect_anomaly` it also checks that the inputs' data did not change since the forward
+    pass and that every result is finite. `sweep` uses it, and the graph renderer's edge labels.
+
+    Example:
+        >>> from autograd_lite import Value
+        >>> from autograd_lite.core.engine import local_grads
+        >>> x = Value(3.0); y = x * 2.0
+        >>> local_grads(y, 1.0)
+        (2.0, 3.0)
+    """
+    parents = node._parents
+    rule = node._rule
+    static = node._static or {}
+    if rule.need:
+        static = {**static, "need": tuple(p.requires_grad for p in parents)}
+    mode = _mode.get()
+    anomaly = mode & _ANOMALY
+    if anomaly:
+        _check_unchanged(node, parents)
+    vjp = _observed(rule, "vjp") if mode & _OBSERVED else rule.vjp
+    if create_graph:
+        try:
+            grads = vjp(g, node, *parents, **static)
+        except AnomalyError as err:  # a node of the gradient graph: say whose gradient it is
+            raise _in_gradient_graph(node, err) from None
+    else:
+        grads = vjp(g, node.data, *[p.data for p in parents], **static)
+    if node._broadcasts:
+        grads = tuple(pg if pg is None or pg.shape == p.data.shape else unbroadcast(pg, p.data.shape)
+                      for p, pg in zip(parents, grads))
+    if anomaly:
+        for pg in grads:
+            if pg is not None:
+                _anomaly_check(node, "backward", pg, parents, node.op)
+    return tuple(grads)
 
 
 def _consumed_error(node: Node) -> RuntimeError:
@@ -658,114 +815,26 @@ def _broadcast_error(op: str, inputs: tuple[Node, ...]) -> ValueError:
         "transpose it (.T), or check the sizes.")
 
 
-def _sweep(order: list[Node], pending: dict[Node, Any], root: Node, consume: int,
-           keep: bool, create_graph: bool, anomaly: int, broadcasts: bool,
-           into: dict[Node, Any] | None = None) -> None:
-    """The general reverse sweep: any arity, broadcasting, create_graph and anomaly checks.
-
-    Leaves are skipped: their gradients stay in ``pending`` for the caller to accumulate. Processed
-    nodes are marked with the pass number ``consume`` (0: the graph is retained). Gradients go into
-    ``into`` (default: ``pending`` itself). On array graphs each input is checked for data that
-    changed after the op read it (see `Node`)."""
-    pop = pending.pop
-    if into is not None:
-        pending = into
-    get = pending.get
-    for node in reversed(order):
-        if node._a is None and node._more is None:  # a leaf: accumulated by the caller
-            continue
-        g = pop(node, None)
-        if g is None:
-            continue
-        parents = node._parents
-        if node._flags:
-            raise _consumed_error(node)
-        node._flags = consume
-        if keep or node is root:
-            node.grad = g
-        rule = node._rule
-        static = node._static or {}
-        if anomaly:
-            _check_unchanged(node, parents)
-        if create_graph:
-            try:
-                grads = rule.vjp(g, node, *parents, **static)
-            except AnomalyError as err:  # a node of the gradient graph: say whose gradient it is
-                raise _in_gradient_graph(node, err) from None
-        else:
-            grads = rule.vjp(g, node.data, *[p.data for p in parents], **static)
-        for p, pg in zip(parents, grads):
-            if pg is None or not p.requires_grad:
-                continue
-            if broadcasts:
-                pg = unbroadcast(pg, p.data.shape)
-            if anomaly:
-                _anomaly_check(node, "backward", pg, parents, node.op)
-            old = get(p)
-            pending[p] = pg if old is None else old + pg
-
-
-def _sweep_scalar(order: list[Node], pending: dict[Node, Any], root: Node, consume: int,
-                  keep: bool, broadcasts: bool = False) -> None:
-    """The same sweep specialised for raw-data graphs (the `Value` and plain `Tensor` hot path):
-    one- and two-input ops unrolled on the inline parents; with ``broadcasts`` (array graphs) an
-    edge whose gradient's shape differs from its parent's is unbroadcast, and inputs whose data
-    changed after the op read them raise. Results equal `_sweep`'s."""
-    pop = pending.pop
-    get = pending.get
-    for node in reversed(order):
-        a = node._a
-        if a is None:
-            if node._more is None:  # a leaf: accumulated by the caller
-                continue
-            g = pop(node, None)
-            if g is not None:
-                _sweep([node], {node: g}, root, consume, keep, False, 0, broadcasts, pending)
-            continue
-        g = pop(node, None)
-        if g is None:
-            continue
-        if node._flags:
-            raise _consumed_error(node)
-        node._flags = consume
-        if keep or node is root:
-            node.grad = g
-        static = node._static
-        b = node._b
-        if b is not None:
-            ga, gb = (node._rule.vjp(g, node.data, a.data, b.data, **static) if static
-                      else node._rule.vjp(g, node.data, a.data, b.data))
-            if ga is not None and a.requires_grad:
-                if broadcasts and ga.shape != a.data.shape:
-                    ga = unbroadcast(ga, a.data.shape)
-                old = get(a)
-                pending[a] = ga if old is None else old + ga
-            if gb is not None and b.requires_grad:
-                if broadcasts and gb.shape != b.data.shape:
-                    gb = unbroadcast(gb, b.data.shape)
-                old = get(b)
-                pending[b] = gb if old is None else old + gb
-        else:
-            (ga,) = (node._rule.vjp(g, node.data, a.data, **static) if static
-                     else node._rule.vjp(g, node.data, a.data))
-            if ga is not None and a.requires_grad:
-                if broadcasts and ga.shape != a.data.shape:
-                    ga = unbroadcast(ga, a.data.shape)
-                old = get(a)
-                pending[a] = ga if old is None else old + ga
-
-
-def zero_grad(nodes: Any) -> None:
-    """Reset ``.grad`` of the given nodes (an iterable of nodes, e.g. ``model.parameters()``).
+def zero_grad(*targets: Any) -> None:
+    """Reset ``.grad``: of a node, of a module's parameters, or of every node in an iterable.
 
     Example:
-        >>> from autograd_lite import Value
-        >>> from autograd_lite.core.engine import zero_grad
-        >>> x = Value(2.0); (x * x).backward(); zero_grad([x]); x.grad
+        >>> from autograd_lite import Value, zero_grad
+        >>> x = Value(2.0); (x * x).backward(); zero_grad(x); x.grad
         0.0
     """
-    for n in nodes:
-        n.grad = n._grad0
+    stack = list(targets)
+    while stack:
+        t = stack.pop()
+        if isinstance(t, Node):
+            t.grad = t._grad0
+        elif callable(getattr(t, "parameters", None)):
+            stack.extend(t.parameters())
+        elif isinstance(t, Iterable) and not isinstance(t, str | bytes):
+            stack.extend(t)
+        else:
+            raise TypeError(f"zero_grad(): expected a Value or Tensor, a module, or an iterable of "
+                            f"them, got {type(t).__name__}")
 
 
 def push_tangents(outputs: Any, tangents: dict[Node, Any]) -> Any:
@@ -797,7 +866,8 @@ def push_tangents(outputs: Any, tangents: dict[Node, Any]) -> Any:
         args: tuple[Any, ...] = parents if on_nodes else tuple(p.data for p in parents)
         ans: Any = node if on_nodes else node.data
         static = node._static or {}
-        t = node._rule.jvp(ts, ans, *args, **static)
+        jvp = _observed(node._rule, "jvp") if _mode.get() & _OBSERVED else node._rule.jvp
+        t = jvp(ts, ans, *args, **static)
         if node._broadcasts and t.shape != node.data.shape:
             t = t + node._zero_tangent()  # an input tangent smaller than the output: broadcast
         known[node] = t

@@ -33,8 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import rules as R
-from . import tensor_rules as TR
-from .engine import Node
+from .engine import Node, _build
 
 __all__ = [
     "Tensor",
@@ -56,7 +55,6 @@ __all__ = [
     "zeros_like",
 ]
 
-_node_apply = Node._apply.__func__  # type: ignore[attr-defined]
 _leaf = Node._leaf.__func__  # type: ignore[attr-defined]
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -101,17 +99,10 @@ class Tensor(Node):
             raise TypeError(
                 f"Tensor(requires_grad=True): a {arr.dtype} tensor cannot require grad; only "
                 "floating tensors have gradients. Pass dtype=np.float64 (or float32).")
-        self._init(arr, (), None, None, bool(requires_grad), label or None)
-        self.grad = None
+        _build(self, arr, bool(requires_grad))
+        self.label = label or None
 
     # --- node protocol hooks ---------------------------------------------------------------------
-    @classmethod
-    def _apply(cls, rule: Any, inputs: tuple[Node, ...], static: dict[str, Any] | None = None) -> Any:
-        node = _node_apply(cls, rule, inputs, static)
-        if type(node.data) is not _ndarray:  # numpy returns scalars for 0-d results
-            node.data = _asarray(node.data)
-        return node
-
     @classmethod
     def _constant(cls, data: Any) -> Tensor:
         return cls(data)
@@ -179,7 +170,7 @@ class Tensor(Node):
             (2, 1)
         """
         if self.data.ndim == 2:
-            return _apply(TR.TRANSPOSE, (self,), _SWAP2)
+            return _apply(R.TRANSPOSE, (self,), _SWAP2)
         return self.transpose()
 
     def __len__(self) -> int:
@@ -314,77 +305,13 @@ class Tensor(Node):
             "concatenate, or, outside any graph, write into t.data[...] directly")
 
     # --- elementwise functions ------------------------------------------------------------------------
-    def exp(self) -> Tensor:
-        """e^x elementwise.
 
-        Example:
-            >>> Tensor([0.0]).exp().data
-            array([1.])
-        """
-        return _apply(R.EXP, (self,))
 
-    def log(self) -> Tensor:
-        """ln x elementwise (ln 0 = -inf, ln of a negative = nan, with a RuntimeWarning).
 
-        Example:
-            >>> Tensor([1.0]).log().data
-            array([0.])
-        """
-        return _apply(R.LOG, (self,))
 
-    def sqrt(self) -> Tensor:
-        """√x elementwise.
 
-        Example:
-            >>> Tensor([4.0]).sqrt().data
-            array([2.])
-        """
-        return _apply(R.SQRT, (self,))
 
-    def tanh(self) -> Tensor:
-        """tanh elementwise.
 
-        Example:
-            >>> Tensor([0.0]).tanh().data
-            array([0.])
-        """
-        return _apply(R.TANH, (self,))
-
-    def sigmoid(self) -> Tensor:
-        """σ(x) elementwise, stable at any |x|; O(n) VJP g·σ(1 - σ).
-
-        Example:
-            >>> Tensor([0.0, 1000.0, -1000.0]).sigmoid().data
-            array([0.5, 1. , 0. ])
-        """
-        return _apply(R.SIGMOID, (self,))
-
-    def log_sigmoid(self) -> Tensor:
-        """ln σ(x) = -softplus(-x) elementwise, stable.
-
-        Example:
-            >>> Tensor([-1000.0]).log_sigmoid().data
-            array([-1000.])
-        """
-        return _apply(R.LOG_SIGMOID, (self,))
-
-    def softplus(self) -> Tensor:
-        """ln(1 + e^x) elementwise, stable.
-
-        Example:
-            >>> Tensor([1000.0]).softplus().data
-            array([1000.])
-        """
-        return _apply(R.SOFTPLUS, (self,))
-
-    def relu(self) -> Tensor:
-        """max(0, x) elementwise; derivative 0 at 0.
-
-        Example:
-            >>> Tensor([-1.0, 2.0]).relu().data
-            array([0., 2.])
-        """
-        return _apply(R.RELU, (self,))
 
     def leaky_relu(self, alpha: float = 0.01) -> Tensor:
         """x if x > 0 else alpha·x, elementwise (derivative alpha at 0 and below).
@@ -395,43 +322,10 @@ class Tensor(Node):
         """
         return _apply(R.LEAKY_RELU, (self,), {"alpha": float(alpha)})
 
-    def abs(self) -> Tensor:
-        """|x| elementwise; derivative sign(x), 0 at 0.
 
-        Example:
-            >>> abs(Tensor([-3.0])).data
-            array([3.])
-        """
-        return _apply(R.ABS, (self,))
 
-    __abs__ = abs
 
-    def sign(self) -> Tensor:
-        """sign(x) elementwise; derivative 0.
 
-        Example:
-            >>> Tensor([-3.0, 0.0, 2.0]).sign().data
-            array([-1.,  0.,  1.])
-        """
-        return _apply(R.SIGN, (self,))
-
-    def sin(self) -> Tensor:
-        """sin elementwise.
-
-        Example:
-            >>> Tensor([0.0]).sin().data
-            array([0.])
-        """
-        return _apply(R.SIN, (self,))
-
-    def cos(self) -> Tensor:
-        """cos elementwise.
-
-        Example:
-            >>> Tensor([0.0]).cos().data
-            array([1.])
-        """
-        return _apply(R.COS, (self,))
 
     def clip(self, low: float | None = None, high: float | None = None) -> Tensor:
         """Clamp to [low, high] (either bound may be None); gradient 1 inside, bounds included.
@@ -473,7 +367,7 @@ class Tensor(Node):
         if self.requires_grad and dt.kind != "f":
             raise TypeError(f"astype: cannot cast a tensor that requires grad to {dt} (gradients "
                             "exist only for floats); use .detach().astype(...)")
-        return _apply(TR.ASTYPE, (self,), {"dtype": dt})
+        return _apply(R.ASTYPE, (self,), {"dtype": dt})
 
     # --- reductions -----------------------------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
@@ -484,7 +378,7 @@ class Tensor(Node):
             array([4., 6.])
         """
         _no_numpy_extras("sum", unsupported)
-        return _apply(TR.SUM, (self,), {"axis": _axis(axis, self.ndim, "sum"),
+        return _apply(R.SUM, (self,), {"axis": _axis(axis, self.ndim, "sum"),
                                         "keepdims": bool(keepdims)})
 
     def mean(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
@@ -496,7 +390,7 @@ class Tensor(Node):
                    [3.5]])
         """
         _no_numpy_extras("mean", unsupported)
-        return _apply(TR.MEAN, (self,), {"axis": _axis(axis, self.ndim, "mean"),
+        return _apply(R.MEAN, (self,), {"axis": _axis(axis, self.ndim, "mean"),
                                          "keepdims": bool(keepdims)})
 
     def max(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
@@ -508,7 +402,7 @@ class Tensor(Node):
         """
         _no_numpy_extras("max", unsupported)
         _nonempty(self, "max")
-        return _apply(TR.MAX, (self,), {"axis": _axis(axis, self.ndim, "max"),
+        return _apply(R.MAX, (self,), {"axis": _axis(axis, self.ndim, "max"),
                                         "keepdims": bool(keepdims)})
 
     def min(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
@@ -520,7 +414,7 @@ class Tensor(Node):
         """
         _no_numpy_extras("min", unsupported)
         _nonempty(self, "min")
-        return _apply(TR.MIN, (self,), {"axis": _axis(axis, self.ndim, "min"),
+        return _apply(R.MIN, (self,), {"axis": _axis(axis, self.ndim, "min"),
                                         "keepdims": bool(keepdims)})
 
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0,
@@ -533,11 +427,11 @@ class Tensor(Node):
         """
         _no_numpy_extras("var", unsupported)
         ax = _axis(axis, self.ndim, "var")
-        n = TR._count(self.shape, ax)
+        n = R._count(self.shape, ax)
         if n - int(ddof) <= 0:
             raise ValueError(f"var: {n} element(s) per slice with ddof={ddof} leave no degrees of "
                              "freedom; use a smaller ddof or more data")
-        return _apply(TR.VAR, (self,), {"axis": ax, "keepdims": bool(keepdims), "ddof": int(ddof)})
+        return _apply(R.VAR, (self,), {"axis": ax, "keepdims": bool(keepdims), "ddof": int(ddof)})
 
     # --- shape ops --------------------------------------------------------------------------------------
     def reshape(self, *shape: Any, **unsupported: Any) -> Tensor:
@@ -559,7 +453,7 @@ class Tensor(Node):
                              f"({self.size} elements) into {shape}") from None
         if target == self.shape:
             return self
-        return _apply(TR.RESHAPE, (self,), {"shape": target})
+        return _apply(R.RESHAPE, (self,), {"shape": target})
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute the axes (all reversed by default), as ``np.transpose``.
@@ -581,7 +475,7 @@ class Tensor(Node):
         if sorted(perm) != list(range(nd)) or (axes and len(axes) != nd):
             raise ValueError(f"transpose: {axes} is not a permutation of the {nd} axes of a "
                              f"tensor of shape {self.shape}")
-        return _apply(TR.TRANSPOSE, (self,), {"axes": perm})
+        return _apply(R.TRANSPOSE, (self,), {"axes": perm})
 
     permute = transpose
 
@@ -599,7 +493,7 @@ class Tensor(Node):
             ok = False
         if not ok:
             raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}")
-        return _apply(TR.BROADCAST_TO, (self,), {"shape": shape})
+        return _apply(R.BROADCAST_TO, (self,), {"shape": shape})
 
     def squeeze(self, axis: Axis = None) -> Tensor:
         """Remove axes of length 1 (all of them, or the given ones), as ``np.squeeze``.
@@ -662,22 +556,10 @@ class Tensor(Node):
         """
         idx = _index(index)
         try:
-            return _apply(TR.GETITEM, (self,), {"index": idx})
+            return _apply(R.GETITEM, (self,), {"index": idx})
         except IndexError as err:
             raise IndexError(f"Tensor[{_short(index)}]: {err} (tensor of shape {self.shape})") \
                 from None
-
-    def _scatter_add(self, index: tuple[Any, ...], shape: tuple[int, ...]) -> Tensor:
-        """zeros(shape) with self added at ``index`` (the VJP of indexing, as a graph op)."""
-        return _apply(TR.SCATTER_ADD, (self,), {"index": index, "shape": tuple(shape)})
-
-    @classmethod
-    def _concatenate(cls, items: Sequence[Any], axis: int) -> Tensor:
-        return concatenate(items, axis)
-
-    @classmethod
-    def _stack(cls, items: Sequence[Any], axis: int) -> Tensor:
-        return stack(items, axis)
 
     # --- softmax family ---------------------------------------------------------------------------------
     def softmax(self, axis: int = -1) -> Tensor:
@@ -687,7 +569,7 @@ class Tensor(Node):
             >>> Tensor([0.0, 0.0]).softmax().data
             array([0.5, 0.5])
         """
-        return _apply(TR.SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "softmax")})
+        return _apply(R.SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "softmax")})
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """log softmax along ``axis``, computed as x - logsumexp(x): finite at |x| = 1000.
@@ -696,7 +578,7 @@ class Tensor(Node):
             >>> Tensor([1000.0, 0.0]).log_softmax().data
             array([    0., -1000.])
         """
-        return _apply(TR.LOG_SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "log_softmax")})
+        return _apply(R.LOG_SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "log_softmax")})
 
     def logsumexp(self, axis: Axis = -1, keepdims: bool = False) -> Tensor:
         """log Σ e^x along ``axis`` (None: all), max-shifted.
@@ -705,7 +587,7 @@ class Tensor(Node):
             >>> round(float(Tensor([1000.0, 1000.0]).logsumexp().data) - 1000.0, 6)
             0.693147
         """
-        return _apply(TR.LOGSUMEXP, (self,), {"axis": _axis(axis, self.ndim, "logsumexp"),
+        return _apply(R.LOGSUMEXP, (self,), {"axis": _axis(axis, self.ndim, "logsumexp"),
                                               "keepdims": bool(keepdims)})
 
     # --- numpy protocols ---------------------------------------------------------------------------------
@@ -741,6 +623,22 @@ class Tensor(Node):
 
 
 _apply = Tensor._apply
+
+
+def _unary(rule: R.Rule) -> Callable[[Tensor], Tensor]:
+    def method(self: Tensor) -> Tensor:
+        return _apply(rule, (self,))
+
+    method.__name__ = method.__qualname__ = str(rule.method)
+    method.__doc__ = f"{rule.doc}  (elementwise; the rule table's entry {rule.name!r})"
+    return method
+
+
+# the unary methods without arguments come from the rule table (see `defrule`)
+for _r in R.RULES.values():
+    if _r.method and "Tensor" in _r.nodes and not hasattr(Tensor, _r.method):
+        setattr(Tensor, _r.method, _unary(_r))
+Tensor.__abs__ = Tensor.abs  # type: ignore[attr-defined]
 _SWAP2 = {"axes": (1, 0)}  # shared by every 2-D .T node (static dicts are never mutated)
 
 
@@ -1085,13 +983,7 @@ def matmul(x: Any, y: Any) -> Tensor:
             raise ValueError(f"matmul: batch axes of {xs} and {ys} do not broadcast") from None
     if xd.dtype != yd.dtype:
         x, y = _promote((x, y))
-    # tell the VJP which products are needed: a constant operand (the data) gets no gradient
-    return _apply(TR.MATMUL, (x, y), _NEED[x.requires_grad, y.requires_grad])
-
-
-_NEED: dict[tuple[bool, bool], dict[str, Any] | None] = {
-    (True, True): None, (False, True): {"need": (False, True)}, (True, False): {"need": (True, False)},
-    (False, False): None}
+    return _apply(R.MATMUL, (x, y))
 
 
 def _pair(x: Any, y: Any, op: str) -> tuple[Tensor, Tensor]:
@@ -1112,7 +1004,7 @@ def maximum(x: Any, y: Any) -> Tensor:
         array([3., 4.])
     """
     a, b = _pair(x, y, "maximum")
-    return _binary(TR.MAXIMUM, a, b)
+    return _binary(R.MAXIMUM, a, b)
 
 
 def minimum(x: Any, y: Any) -> Tensor:
@@ -1123,7 +1015,7 @@ def minimum(x: Any, y: Any) -> Tensor:
         array([1., 2.])
     """
     a, b = _pair(x, y, "minimum")
-    return _binary(TR.MINIMUM, a, b)
+    return _binary(R.MINIMUM, a, b)
 
 
 def where(cond: Any, x: Any, y: Any) -> Tensor:
@@ -1148,7 +1040,7 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
     da, db = a.data.dtype, b.data.dtype
     if da != db:
         a, b = _promote((a, b))
-    return _apply(TR.WHERE, (a, b), {"cond": c})
+    return _apply(R.WHERE, (a, b), {"cond": c})
 
 
 def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
@@ -1169,7 +1061,7 @@ def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
     hi = None if high is None else float(high)
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"clip: low={lo} is greater than high={hi}")
-    return _apply(TR.CLIP, (t,), {"low": lo, "high": hi})
+    return _apply(R.CLIP, (t,), {"low": lo, "high": hi})
 
 
 def _gather(items: Any, op: str) -> tuple[Tensor, ...]:
@@ -1206,7 +1098,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
                              f"but axis {ax}")
     if len(ts) == 1:
         return ts[0]
-    return _apply(TR.CONCATENATE, ts, {"axis": ax % nd})
+    return _apply(R.CONCATENATE, ts, {"axis": ax % nd})
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -1223,7 +1115,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
         raise ValueError(f"stack: all tensors must have the same shape, got {[t.shape for t in ts]}")
     nd = ts[0].ndim + 1
     ax = _axis(axis, nd, "stack")
-    return _apply(TR.STACK, ts, {"axis": ax % nd})
+    return _apply(R.STACK, ts, {"axis": ax % nd})
 
 
 # ------------------------------------------------------------------------------- numpy dispatch
@@ -1250,14 +1142,8 @@ _UFUNCS: dict[str, Callable[..., Tensor]] = {
     "negative": lambda x: -_lift(x, "-"),
     "positive": lambda x: _lift(x, "+"),
     "square": lambda x: _lift(x, "square") ** 2,
-    "absolute": _u("abs"),
-    "sign": _u("sign"),
-    "exp": _u("exp"),
-    "log": _u("log"),
-    "sqrt": _u("sqrt"),
-    "tanh": _u("tanh"),
-    "sin": _u("sin"),
-    "cos": _u("cos"),
+    # and each rule that names the numpy ufunc it answers
+    **{r.ufunc: _u(str(r.method)) for r in R.RULES.values() if r.ufunc},
 }
 
 # ufuncs without a gradient that only read the data (comparisons, predicates)

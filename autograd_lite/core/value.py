@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import rules as R
-from .engine import Node, _counter, _mode, _new
+from .engine import Node, _build, _mode, _new
 
 __all__ = ["Value"]
 
@@ -48,8 +48,8 @@ class Value(Node):
                 raise TypeError(
                     f"Value(data): expected a real number, got {type(data).__name__} {data!r}; "
                     "use Tensor for arrays") from None
-        self._init(float(data), (), None, None, requires_grad, label or None)
-        self.grad = 0.0
+        _build(self, float(data), requires_grad)
+        self.label = label or None
 
     # --- node protocol hooks ---------------------------------------------------------------------
     _grad0 = 0.0
@@ -172,59 +172,22 @@ class Value(Node):
     __hash__ = Node.__hash__
 
     # --- elementary functions -------------------------------------------------------------------------
-    def exp(self) -> Value:
-        """e^x (overflow gives inf with a RuntimeWarning). Example: ``Value(0.0).exp().data == 1.0``."""
-        return _op1(R.EXP, self)
 
-    def log(self) -> Value:
-        """ln x (ln 0 = -inf, ln of a negative = nan, with a RuntimeWarning)."""
-        return _op1(R.LOG, self)
 
-    def sqrt(self) -> Value:
-        """√x."""
-        return _op1(R.SQRT, self)
 
-    def tanh(self) -> Value:
-        """tanh x, stable at any |x|."""
-        return _op1(R.TANH, self)
 
-    def sigmoid(self) -> Value:
-        """σ(x) = 1/(1 + e^-x), two-branch and stable at any |x|."""
-        return _op1(R.SIGMOID, self)
 
-    def log_sigmoid(self) -> Value:
-        """ln σ(x) = -softplus(-x), finite at x = -1000."""
-        return _op1(R.LOG_SIGMOID, self)
 
-    def softplus(self) -> Value:
-        """ln(1 + e^x), stable at any |x|."""
-        return _op1(R.SOFTPLUS, self)
 
-    def relu(self) -> Value:
-        """max(0, x); derivative 1{x > 0}, 0 at 0."""
-        return _op1(R.RELU, self)
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
         """x if x > 0 else alpha·x; derivative alpha at 0 and below."""
         return _apply(R.LEAKY_RELU, (self,), {"alpha": float(alpha)})
 
-    def abs(self) -> Value:
-        """|x|; derivative sign(x), 0 at 0."""
-        return _op1(R.ABS, self)
 
-    __abs__ = abs
 
-    def sign(self) -> Value:
-        """sign(x) in {-1, 0, 1}; derivative 0."""
-        return _op1(R.SIGN, self)
 
-    def sin(self) -> Value:
-        """sin x."""
-        return _op1(R.SIN, self)
 
-    def cos(self) -> Value:
-        """cos x."""
-        return _op1(R.COS, self)
 
 
 _apply = Value._apply
@@ -239,47 +202,33 @@ _leaf = Node._leaf.__func__  # type: ignore[attr-defined]
 def _op2(rule: Any, a: Value, b: Value) -> Value:
     if _mode.get():
         return _apply(rule, (a, b))
-    node = _new(Value)
-    node.data = rule.forward(a.data, b.data)
-    node.grad = 0.0
-    node.label = None
-    node._id = next(_counter)
-    node._meta = None
-    node._flags = 0
-    node._more = None
-    node._static = None
     if a.requires_grad or b.requires_grad:
-        node.requires_grad = True
-        node._a = a
-        node._b = b
-        node._rule = rule
-    else:
-        node.requires_grad = False
-        node._a = node._b = node._rule = None
-    return node
+        return _build(_new(Value), rule.forward(a.data, b.data), True, rule, a, b)
+    return _build(_new(Value), rule.forward(a.data, b.data), False)
 
 
 def _op1(rule: Any, a: Value) -> Value:
     if _mode.get():
         return _apply(rule, (a,))
-    node = _new(Value)
-    node.data = rule.forward(a.data)
-    node.grad = 0.0
-    node.label = None
-    node._id = next(_counter)
-    node._meta = None
-    node._flags = 0
-    node._more = None
-    node._static = None
-    node._b = None
     if a.requires_grad:
-        node.requires_grad = True
-        node._a = a
-        node._rule = rule
-    else:
-        node.requires_grad = False
-        node._a = node._rule = None
-    return node
+        return _build(_new(Value), rule.forward(a.data), True, rule, a)
+    return _build(_new(Value), rule.forward(a.data), False)
+
+
+def _unary(rule: R.Rule) -> Any:
+    def method(self: Value) -> Value:
+        return _op1(rule, self)
+
+    method.__name__ = method.__qualname__ = str(rule.method)
+    method.__doc__ = f"{rule.doc}  (the rule table's entry {rule.name!r})"
+    return method
+
+
+# the unary methods without arguments come from the rule table (see `defrule`)
+for _r in R.RULES.values():
+    if _r.method and "Value" in _r.nodes and not hasattr(Value, _r.method):
+        setattr(Value, _r.method, _unary(_r))
+Value.__abs__ = Value.abs  # type: ignore[attr-defined]
 
 
 def _lift(other: Any, op: str) -> Value:

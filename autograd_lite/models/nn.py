@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.engine import Node, scope
+from ..core.engine import Node, scope, zero_grad
+from ..core.ops import leaky_relu, relu, sigmoid, softplus, tanh
 from ..core.tensor import Tensor
 from ..core.value import Value
 
@@ -59,71 +60,6 @@ ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "identity")
 
 
 # ------------------------------------------------------------------------------ activation functions
-
-def _elementwise(x: Any, fn: Callable[[Any], Any], name: str) -> Any:
-    if isinstance(x, Node):
-        return fn(x)
-    if isinstance(x, list | tuple):  # a list of Values (one example) or a list of such lists
-        return [_elementwise(e, fn, name) for e in x]
-    if isinstance(x, np.ndarray | float | int):
-        return fn(Tensor(x))
-    raise TypeError(f"{name}: expected a Tensor, a Value or a list of Values, got {type(x).__name__}")
-
-
-def relu(x: Any) -> Any:
-    """rect(x) = max(0, x) elementwise, on a Tensor, a Value or a (nested) list of Values.
-
-    Example:
-        >>> from autograd_lite import Value
-        >>> relu(Value(-2.0)).data
-        0.0
-    """
-    return _elementwise(x, lambda n: n.relu(), "relu")
-
-
-def leaky_relu(x: Any, alpha: float = 0.01) -> Any:
-    """LeakyReLU_α(x) = max(x, αx) (x if x > 0 else αx; α < 1), elementwise.
-
-    Example:
-        >>> from autograd_lite import Tensor
-        >>> leaky_relu(Tensor([-2.0, 3.0]), alpha=0.1).data
-        array([-0.2,  3. ])
-    """
-    return _elementwise(x, lambda n: n.leaky_relu(alpha), "leaky_relu")
-
-
-def tanh(x: Any) -> Any:
-    """tanh elementwise.
-
-    Example:
-        >>> from autograd_lite import Value
-        >>> tanh(Value(0.0)).data
-        0.0
-    """
-    return _elementwise(x, lambda n: n.tanh(), "tanh")
-
-
-def sigmoid(x: Any) -> Any:
-    """σ(x) = 1 / (1 + e^-x) elementwise (stable at any |x|).
-
-    Example:
-        >>> from autograd_lite import Value
-        >>> sigmoid(Value(0.0)).data
-        0.5
-    """
-    return _elementwise(x, lambda n: n.sigmoid(), "sigmoid")
-
-
-def softplus(x: Any) -> Any:
-    """softplus(x) = ln(1 + e^x) elementwise (stable at any |x|).
-
-    Example:
-        >>> from autograd_lite import Value
-        >>> round(softplus(Value(0.0)).data, 6)
-        0.693147
-    """
-    return _elementwise(x, lambda n: n.softplus(), "softplus")
-
 
 # ------------------------------------------------------------------------------------------ Module
 
@@ -242,8 +178,7 @@ class Module:
             >>> m.fc1.W.grad is None
             True
         """
-        for p in self.parameters():
-            p.grad = p._grad0
+        zero_grad(self.parameters())
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and all sub-modules (returns self).

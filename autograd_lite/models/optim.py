@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.engine import Node
+from ..core.engine import Node, zero_grad
 
 __all__ = ["SGD", "Adam", "Optimizer", "cosine_decay", "exponential_decay"]
 
@@ -75,8 +75,7 @@ class Optimizer:
             >>> w = Value(3.0); (w * w).backward(); opt = SGD([w], lr=0.1); opt.zero_grad(); w.grad
             0.0
         """
-        for p in self.params:
-            p.grad = p._grad0
+        zero_grad(self.params)
 
     def step(self) -> None:
         """Apply one update with the current gradients (after ``backward()``)."""

@@ -1,15 +1,15 @@
 """What forward and reverse mode really spend: rule applications and scalar multiply-adds.
 
-`count_work` instruments the rule table for the duration of a ``with`` block: it temporarily wraps
-the ``forward``, ``vjp`` and ``jvp`` callables of every `Rule` in `RULES` and counts each call and
-the work of the arrays it sees. Nothing is derived from a formula for the whole computation: the
+`count_work` observes every rule call the engine makes inside a ``with`` block (forward, vjp and
+jvp; an engine observer, per thread like the other modes) and counts each call and the work of
+the arrays it sees. Nothing is derived from a formula for the whole computation: the
 numbers are whatever the engine actually did.
 
 Work of one call (the arrays are the call's own arguments and results):
 
-* matmul: m·n·k multiply-adds per matrix product it performs (times the batch size); the VJP
-  performs one product per gradient it returns (none for a constant operand), the JVP one per
-  non-zero tangent;
+* a rule with a ``work`` count in its table entry (matmul: m·n·k multiply-adds per product, times
+  the batch size): that per product; the VJP performs one product per gradient it returns (none
+  for a constant operand), the JVP one per non-zero tangent;
 * any other rule: one per element of the largest array it touches (the output and inputs for
   ``forward``; the cotangent and each gradient returned for ``vjp``; each non-zero input tangent
   and the output tangent for ``jvp``).
@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.engine import Node
-from ..core.rules import RULES, Rule
+from ..core.engine import Node, observe
+from ..core.rules import Rule
 from ..transforms import _Call, jacobian
 
 __all__ = ["Cost", "CostReport", "CostSweep", "cost_report", "cost_sweep", "count_work"]
@@ -89,53 +89,24 @@ def _shape(x: Any) -> tuple[int, ...]:
     return np.shape(x.data if isinstance(x, Node) else x)
 
 
-def _product_madds(xs: tuple[int, ...], ys: tuple[int, ...]) -> int:
-    """Multiply-adds of one matmul of operands with these shapes (numpy semantics)."""
-    x2 = (1,) + xs if len(xs) == 1 else xs
-    y2 = ys + (1,) if len(ys) == 1 else ys
-    batch = np.broadcast_shapes(x2[:-2], y2[:-2])
-    return int(np.prod(batch, dtype=np.int64)) * x2[-2] * x2[-1] * y2[-1]
-
-
 def _work(rule: Rule, kind: str, args: tuple[Any, ...], result: Any) -> int:
+    """Multiply-adds of one call: the rule's own count (``work``) per product, else the size of the
+    largest operand."""
     if kind == "forward":
-        if rule.name == "matmul":
-            return _product_madds(_shape(args[0]), _shape(args[1]))
-        return max([_size(result), *(_size(a) for a in args)])
+        return rule.work(*args) if rule.work else max([_size(result), *(_size(a) for a in args)])
+    first, _ans, *inputs = args
     if kind == "vjp":
-        g, _ans, *inputs = args
-        grads = [r for r in (result or ()) if r is not None]
-        if rule.name == "matmul":
-            return len(grads) * _product_madds(_shape(inputs[0]), _shape(inputs[1]))
-        return sum(max(_size(g), _size(r)) for r in grads)
-    tangents, _ans, *inputs = args
-    live = [t for t in tangents if t is not None]
-    if rule.name == "matmul":
-        return len(live) * _product_madds(_shape(inputs[0]), _shape(inputs[1]))
-    return sum(max(_size(t), _size(result)) for t in live)
-
-
-def _wrap(rule: Rule, kind: str, fn: Callable[..., Any], cost: Cost,
-          depth: contextvars.ContextVar[int]) -> Callable[..., Any]:
-    def counted(*args: Any, **static: Any) -> Any:
-        token = depth.set(depth.get() + 1)
-        try:
-            result = fn(*args, **static)
-        finally:
-            depth.reset(token)
-        if depth.get() == 0:  # outermost only: rules run on nodes (create_graph) call other rules
-            cost._add(kind, rule.name, _work(rule, kind, args, result))
-        return result
-
-    counted.__wrapped__ = fn  # type: ignore[attr-defined]
-    return counted
+        live = [r for r in (result or ()) if r is not None]
+        return len(live) * rule.work(*inputs) if rule.work else sum(max(_size(first), _size(r)) for r in live)
+    live = [t for t in first if t is not None]
+    return len(live) * rule.work(*inputs) if rule.work else sum(max(_size(t), _size(result)) for t in live)
 
 
 @contextmanager
 def count_work() -> Iterator[Cost]:
     """Count rule applications and multiply-adds spent inside the block (see the module doc).
 
-    The rule table is restored on exit, even after an error.
+    Per thread and task (an engine observer, like the other modes); nothing global is patched.
 
     Example:
         >>> from autograd_lite import Value
@@ -147,16 +118,22 @@ def count_work() -> Iterator[Cost]:
     """
     cost = Cost()
     depth: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_lite_cost_depth", default=0)
-    saved = {name: (r.forward, r.vjp, r.jvp) for name, r in RULES.items()}
-    try:
-        for r in RULES.values():
-            r.forward = _wrap(r, "forward", r.forward, cost, depth)
-            r.vjp = _wrap(r, "vjp", r.vjp, cost, depth)
-            r.jvp = _wrap(r, "jvp", r.jvp, cost, depth)
+
+    def wrap(rule: Rule, kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **static: Any) -> Any:
+            token = depth.set(depth.get() + 1)
+            try:
+                result = fn(*args, **static)
+            finally:
+                depth.reset(token)
+            if depth.get() == 0:  # outermost only: rules run on nodes (create_graph) call other rules
+                cost._add(kind, rule.name, _work(rule, kind, args, result))
+            return result
+
+        return counted
+
+    with observe(wrap):
         yield cost
-    finally:
-        for name, (fwd, vjp, jvp) in saved.items():
-            RULES[name].forward, RULES[name].vjp, RULES[name].jvp = fwd, vjp, jvp
 
 
 # ------------------------------------------------------------------------------------ reports

@@ -25,16 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ..core.engine import Node
+from ..core.rules import RULES
 from ..core.value import Value
 
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "evaluate", "parse_expression"]
 
 #: function name in an expression -> the node method it calls
-FUNCTIONS: dict[str, str] = {
-    "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt",
-    "sigmoid": "sigmoid", "relu": "relu", "leaky_relu": "leaky_relu", "softplus": "softplus",
-    "log_sigmoid": "log_sigmoid", "abs": "abs", "sign": "sign", "sin": "sin", "cos": "cos",
-}
+FUNCTIONS: dict[str, str] = {name: str(r.method) for r in RULES.values() for name in r.expr}
 #: functions that take one optional numeric argument after the input, by keyword name
 _EXTRA_ARG = {"leaky_relu": "alpha"}
 

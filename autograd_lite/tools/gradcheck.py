@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..core.engine import Node, no_grad, toposort
+from ..core.rules import RULES
 from ..core.tensor import Tensor
 from ..core.value import Value
 from ..transforms import gradients
@@ -49,8 +50,9 @@ from ..transforms import gradients
 __all__ = ["GradCheckEntry", "GradCheckError", "GradCheckReport", "GradCheckWarning", "check_grad"]
 
 # rules whose derivative jumps where an input (or the gap between two inputs) crosses a point
-_KINK_AT_ZERO = {"relu", "abs", "sign", "leaky_relu"}
-_KINK_BETWEEN = {"maximum", "minimum"}
+# ops whose derivative jumps, from the rule table: at input 0, or where two inputs tie
+_KINK_AT_ZERO = {r.name for r in RULES.values() if r.kink == "zero"}
+_KINK_BETWEEN = {r.name for r in RULES.values() if r.kink == "tie"}
 
 
 class GradCheckWarning(UserWarning):

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import graphviz
 
 from ..core.display import ALERT, _as_raw, _bad_kind, _finite, _num, _static_text, value_html
-from ..core.engine import Node, toposort, unbroadcast
+from ..core.engine import Node, local_grads, no_grad, toposort
 
 __all__ = ["Graph", "GraphvizNotFoundError", "draw_graph", "value_html"]
 
@@ -607,26 +607,14 @@ def _edge_grads(n: Node, digits: int) -> list[str | None] | None:
     g = _as_raw(n.grad)
     if g is None:
         return None
-    parents = n._parents
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"), no_grad():
             warnings.simplefilter("ignore")
-            grads = n._rule.vjp(g, n.data, *[p.data for p in parents], **(n._static or {}))
+            grads = local_grads(n, g)
     except Exception:  # a display aid: never fail a drawing because of it
         return None
-    out: list[str | None] = []
-    for p, pg in zip(parents, grads):
-        if pg is None or not p.requires_grad:
-            out.append(None)
-            continue
-        if n._broadcasts:
-            try:
-                pg = unbroadcast(np.asarray(pg), np.shape(p.data))
-            except ValueError:
-                out.append(None)
-                continue
-        out.append(_edge_text(pg, digits))
-    return out
+    return [None if pg is None or not p.requires_grad else _edge_text(pg, digits)
+            for p, pg in zip(n._parents, grads)]
 
 
 class _Builder:

@@ -29,16 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.engine import (
-    Node,
-    _anomaly_check,
-    enable_grad,
-    is_anomaly_enabled,
-    no_grad,
-    push_tangents,
-    toposort,
-    unbroadcast,
-)
+from ..core.engine import Node, enable_grad, no_grad, push_tangents, sweep, toposort
 from ..core.tensor import Tensor
 from ..core.value import Value
 
@@ -103,46 +94,19 @@ def _zeros_like(x: Node, as_node: bool) -> Any:
 
 def _pullback(outs: tuple[Node, ...], seeds: tuple[Any, ...], wrt: tuple[Node, ...],
               create_graph: bool) -> dict[Node, Any]:
-    """The reverse sweep restricted to nodes between ``outs`` and ``wrt``; returns {input: grad}."""
-    order = toposort(*outs)
+    """The engine's sweep restricted to nodes between ``outs`` and ``wrt``; returns {input: grad}."""
     targets = set(wrt)
     relevant: set[Node] = set()
-    for node in order:  # creation order: parents first
+    for node in toposort(*outs):  # creation order: parents first
         if node in targets or any(p in relevant for p in node._parents):
             relevant.add(node)
-    pending: dict[Node, Any] = {}
+    start: dict[Node, Any] = {}
     for o, s in zip(outs, seeds):
         if o in relevant:
-            if create_graph and not isinstance(s, Node):
-                s = type(o)._constant(s)
-            pending[o] = s if o not in pending else pending[o] + s
-    found: dict[Node, Any] = {}
-    anomaly = is_anomaly_enabled()
-    with enable_grad() if create_graph else no_grad():
-        for node in reversed(order):
-            g = pending.pop(node, None)
-            if g is None:
-                continue
-            if node in targets:
-                found[node] = g
-            parents = node._parents
-            if not parents or not any(p in relevant for p in parents):
-                continue
-            static = node._static or {}
-            if create_graph:
-                grads = node._rule.vjp(g, node, *parents, **static)
-            else:
-                grads = node._rule.vjp(g, node.data, *[p.data for p in parents], **static)
-            for p, pg in zip(parents, grads):
-                if pg is None or p not in relevant:
-                    continue
-                if node._broadcasts:
-                    pg = unbroadcast(pg, p.data.shape)
-                if anomaly:
-                    _anomaly_check(node, "backward", pg, parents, node.op)
-                old = pending.get(p)
-                pending[p] = pg if old is None else old + pg
-    return found
+            start[o] = s if o not in start else start[o] + s
+    if not start:
+        return {}
+    return sweep(start, create_graph=create_graph, relevant=relevant, report=targets)
 
 
 # ------------------------------------------------------------------------------------ lifting arguments
