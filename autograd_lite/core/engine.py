@@ -240,7 +240,8 @@ class scope:  # noqa: N801
 
 class observe:  # noqa: N801
     """Route every rule call in the block through ``wrap(rule, kind, fn)``, which returns the
-    callable to run instead of ``fn`` (blocks nest) (``kind`` is "forward", "vjp" or "jvp"); per thread and task.
+    callable to run instead of ``fn`` (``kind``: "forward", "vjp" or "jvp"); blocks nest; per
+    thread and task.
 
     The work counter of `autograd_lite.tools.cost` is built on it; the scalar fast paths step
     aside while an observer is active, so every call is seen.
@@ -492,6 +493,19 @@ class Node:
                 node._meta["read"] = tuple(_fingerprint(x.data) for x in inputs)
             _anomaly_check(node, "forward", out, inputs, rule.name)
         return node
+
+    # comparisons read the data (a bool for Value, a bool array for Tensor); == stays identity
+    def __lt__(self, other: Any) -> Any:
+        return self.data < (other.data if isinstance(other, Node) else other)
+
+    def __le__(self, other: Any) -> Any:
+        return self.data <= (other.data if isinstance(other, Node) else other)
+
+    def __gt__(self, other: Any) -> Any:
+        return self.data > (other.data if isinstance(other, Node) else other)
+
+    def __ge__(self, other: Any) -> Any:
+        return self.data >= (other.data if isinstance(other, Node) else other)
 
     @property
     def op(self) -> str:

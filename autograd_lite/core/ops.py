@@ -83,14 +83,16 @@ def _function(method: str, doc: str) -> Callable[..., Any]:
                   "    >>> import numpy as np\n"
                   "    >>> from autograd_lite import Tensor, functional as F\n"
                   "    >>> t = Tensor([[0.5, 2.0]])\n"
-                  f"    >>> bool(np.array_equal(F.{method}(t{', ' + a if a else ''}).data, t.{method}({a}).data))\n"
+                  f"    >>> bool(np.array_equal(F.{method}(t{', ' + a if a else ''}).data,\n"
+                  f"    ...                     t.{method}({a}).data))\n"
                   "    True\n")
     return op
 
 
 RULES_BY_METHOD = {r.method: r for r in RULES.values() if r.method}
 _shape_doc = "A shape helper built on reshape (the gradient is reshaped back)."
-for _m, _doc in [*((m, r.doc) for m, r in RULES_BY_METHOD.items()), *((m, _shape_doc) for m in _SHAPE_HELPERS)]:
+for _m, _doc in [*((m, r.doc) for m, r in RULES_BY_METHOD.items()),
+                 *((m, _shape_doc) for m in _SHAPE_HELPERS)]:
     globals()[_m] = _function(_m, _doc)
 RULES_BY_METHOD.update({m: RULES["reshape"] for m in _SHAPE_HELPERS})
 

@@ -96,6 +96,24 @@ def defrule(name: str, doc: str, *, forward: Callable[..., Any], vjp: Callable[.
     return r
 
 
+def add_methods(cls: type, kind: str, call: Callable[[Rule, Any], Any]) -> None:
+    """Give node class ``cls`` a method ``x.<method>()`` = ``call(rule, x)`` for every unary rule
+    of node ``kind`` whose method it does not define by hand (those take arguments)."""
+    for r in RULES.values():
+        if r.method and kind in r.nodes and not hasattr(cls, r.method):
+            setattr(cls, r.method, _method(r, call))
+    cls.__abs__ = cls.abs  # type: ignore[attr-defined]
+
+
+def _method(rule: Rule, call: Callable[[Rule, Any], Any]) -> Callable[[Any], Any]:
+    def method(self: Any) -> Any:
+        return call(rule, self)
+
+    method.__name__ = method.__qualname__ = str(rule.method)
+    method.__doc__ = f"{rule.doc}  (elementwise; the rule table's entry {rule.name!r})"
+    return method
+
+
 # ---------------------------------------------------------------------------------------------
 # Dispatching elementary functions: float -> math, ndarray -> numpy, node -> its method.
 # ---------------------------------------------------------------------------------------------
@@ -180,13 +198,26 @@ def sqrt(x: Any) -> Any:
     return x.sqrt()
 
 
-def tanh(x: Any) -> Any:
-    """tanh x (stable at any |x|)."""
-    if type(x) is float:
-        return math.tanh(x)
-    if _is_array(x):
-        return np.tanh(x)
-    return x.tanh()
+
+
+def _plain(name: str, scalar: Callable[[float], float], array: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A dispatching function for an op that needs no domain warnings (defined everywhere)."""
+
+    def fn(x: Any) -> Any:
+        if type(x) is float:
+            return scalar(x)
+        if _is_array(x):
+            return array(x)
+        return getattr(x, name)()
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"{name} x on a float, an array or a node (defined and stable at every x)."
+    return fn
+
+
+tanh = _plain("tanh", math.tanh, np.tanh)
+sin = _plain("sin", math.sin, np.sin)
+cos = _plain("cos", math.cos, np.cos)
 
 
 def sigmoid(x: Any) -> Any:
@@ -211,22 +242,8 @@ def softplus(x: Any) -> Any:
     return x.softplus()
 
 
-def sin(x: Any) -> Any:
-    """sin x."""
-    if type(x) is float:
-        return math.sin(x)
-    if _is_array(x):
-        return np.sin(x)
-    return x.sin()
 
 
-def cos(x: Any) -> Any:
-    """cos x."""
-    if type(x) is float:
-        return math.cos(x)
-    if _is_array(x):
-        return np.cos(x)
-    return x.cos()
 
 
 def raw(x: Any) -> Any:
@@ -961,23 +978,15 @@ def _minmax_jvp(larger: bool) -> Any:
     return jvp
 
 
-MAXIMUM = defrule(
-    "maximum", "max(x, y) elementwise;  ∂/∂x = 1{x > y}, ∂/∂y = 1{y > x}, ½ each at ties",
-    forward=np.maximum,
-    vjp=_minmax_vjp(True),
-    jvp=_minmax_jvp(True),
-    nodes=_T,
-    kink="tie",
-)
+def _minmax_rule(name: str, fn: Any, larger: bool) -> Rule:
+    x_wins, y_wins = ("x > y", "y > x") if larger else ("x < y", "y < x")
+    return defrule(
+        name, f"{name[:3]}(x, y) elementwise;  ∂/∂x = 1{{{x_wins}}}, ∂/∂y = 1{{{y_wins}}}, ½ each at ties",
+        forward=fn, vjp=_minmax_vjp(larger), jvp=_minmax_jvp(larger), nodes=_T, kink="tie")
 
-MINIMUM = defrule(
-    "minimum", "min(x, y) elementwise;  ∂/∂x = 1{x < y}, ∂/∂y = 1{y < x}, ½ each at ties",
-    forward=np.minimum,
-    vjp=_minmax_vjp(False),
-    jvp=_minmax_jvp(False),
-    nodes=_T,
-    kink="tie",
-)
+
+MAXIMUM = _minmax_rule("maximum", np.maximum, True)
+MINIMUM = _minmax_rule("minimum", np.minimum, False)
 
 
 def _mask(cond: Any, like: Any) -> Any:

@@ -286,17 +286,6 @@ class Tensor(Node):
     def __rmatmul__(self, other: Any) -> Tensor:
         return matmul(_lift(other, "@", self), self)
 
-    def __lt__(self, other: Any) -> Any:
-        return self.data < _data(other)
-
-    def __le__(self, other: Any) -> Any:
-        return self.data <= _data(other)
-
-    def __gt__(self, other: Any) -> Any:
-        return self.data > _data(other)
-
-    def __ge__(self, other: Any) -> Any:
-        return self.data >= _data(other)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         raise TypeError(
@@ -625,20 +614,8 @@ class Tensor(Node):
 _apply = Tensor._apply
 
 
-def _unary(rule: R.Rule) -> Callable[[Tensor], Tensor]:
-    def method(self: Tensor) -> Tensor:
-        return _apply(rule, (self,))
-
-    method.__name__ = method.__qualname__ = str(rule.method)
-    method.__doc__ = f"{rule.doc}  (elementwise; the rule table's entry {rule.name!r})"
-    return method
-
-
 # the unary methods without arguments come from the rule table (see `defrule`)
-for _r in R.RULES.values():
-    if _r.method and "Tensor" in _r.nodes and not hasattr(Tensor, _r.method):
-        setattr(Tensor, _r.method, _unary(_r))
-Tensor.__abs__ = Tensor.abs  # type: ignore[attr-defined]
+R.add_methods(Tensor, "Tensor", lambda rule, x: _apply(rule, (x,)))
 _SWAP2 = {"axes": (1, 0)}  # shared by every 2-D .T node (static dicts are never mutated)
 
 

@@ -156,19 +156,6 @@ class Value(Node):
     def __pos__(self) -> Value:
         return self
 
-    # comparisons on data, returning plain bools (== stays identity so nodes hash)
-    def __lt__(self, other: Any) -> bool:
-        return self.data < _data(other)
-
-    def __le__(self, other: Any) -> bool:
-        return self.data <= _data(other)
-
-    def __gt__(self, other: Any) -> bool:
-        return self.data > _data(other)
-
-    def __ge__(self, other: Any) -> bool:
-        return self.data >= _data(other)
-
     __hash__ = Node.__hash__
 
     # --- elementary functions -------------------------------------------------------------------------
@@ -215,20 +202,8 @@ def _op1(rule: Any, a: Value) -> Value:
     return _build(_new(Value), rule.forward(a.data), False)
 
 
-def _unary(rule: R.Rule) -> Any:
-    def method(self: Value) -> Value:
-        return _op1(rule, self)
-
-    method.__name__ = method.__qualname__ = str(rule.method)
-    method.__doc__ = f"{rule.doc}  (the rule table's entry {rule.name!r})"
-    return method
-
-
 # the unary methods without arguments come from the rule table (see `defrule`)
-for _r in R.RULES.values():
-    if _r.method and "Value" in _r.nodes and not hasattr(Value, _r.method):
-        setattr(Value, _r.method, _unary(_r))
-Value.__abs__ = Value.abs  # type: ignore[attr-defined]
+R.add_methods(Value, "Value", _op1)
 
 
 def _lift(other: Any, op: str) -> Value:
@@ -246,6 +221,3 @@ def _lift(other: Any, op: str) -> Value:
         raise TypeError(f"Value {op} {type(other).__name__}: unsupported operand {other!r}; use a "
                         "number or a Value") from None
 
-
-def _data(other: Any) -> Any:
-    return other.data if isinstance(other, Node) else other

@@ -404,52 +404,20 @@ class Identity(Module):
         return x
 
 
-class ReLU(_Activation):
-    """`relu` as a module.
-
-    Example:
-        >>> from autograd_lite import Tensor
-        >>> ReLU()(Tensor([-1.0, 2.0])).data
-        array([0., 2.])
-    """
-
-    fn = staticmethod(relu)
+def _activation_class(name: str, fn: Callable[..., Any]) -> type[_Activation]:
+    doc = (f"`{fn.__name__}` as a module.\n\n"
+           "Example:\n"
+           "    >>> from autograd_lite import Tensor\n"
+           f"    >>> x = Tensor([-1.0, 0.5])\n"
+           f"    >>> {name}()(x).data.tolist() == {fn.__name__}(x).data.tolist()\n"
+           "    True\n")
+    return type(name, (_Activation,), {"fn": staticmethod(fn), "__doc__": doc, "__module__": __name__})
 
 
-class Tanh(_Activation):
-    """`tanh` as a module.
-
-    Example:
-        >>> from autograd_lite import Tensor
-        >>> Tanh()(Tensor([0.0])).data
-        array([0.])
-    """
-
-    fn = staticmethod(tanh)
-
-
-class Sigmoid(_Activation):
-    """`sigmoid` as a module.
-
-    Example:
-        >>> from autograd_lite import Tensor
-        >>> Sigmoid()(Tensor([0.0])).data
-        array([0.5])
-    """
-
-    fn = staticmethod(sigmoid)
-
-
-class Softplus(_Activation):
-    """`softplus` as a module.
-
-    Example:
-        >>> from autograd_lite import Tensor
-        >>> Softplus()(Tensor([0.0])).data.round(4)
-        array([0.6931])
-    """
-
-    fn = staticmethod(softplus)
+ReLU = _activation_class("ReLU", relu)
+Tanh = _activation_class("Tanh", tanh)
+Sigmoid = _activation_class("Sigmoid", sigmoid)
+Softplus = _activation_class("Softplus", softplus)
 
 
 class LeakyReLU(Module):
@@ -519,6 +487,16 @@ def init_weight(d_in: int, d_out: int, init: str = "he", rng: np.random.Generato
     if init == "zeros":
         return np.zeros((d_out, d_in))
     raise ValueError(f"init_weight: unknown init {init!r}; choose 'he', 'glorot' or 'zeros'")
+
+
+def _mlp_plan(mlp: Module, sizes: Sequence[int], activation: str, alpha: float, init: str,
+              seed: int | None, output_activation: str | None) -> tuple[list[int], Any, str, float]:
+    """What `MLP` and `ValueMLP` share: the layer sizes, the seeded generator (so both make the same
+    draws in the same order), the init kind and the init slope; records the hyperparameters."""
+    plan = _layer_plan(sizes, activation, output_activation)
+    mlp.sizes, mlp.activation_name, mlp.alpha = plan, activation, float(alpha)
+    return plan, np.random.default_rng(seed), _auto_init(init, activation), (
+        alpha if activation == "leaky_relu" else 0.0)
 
 
 def _auto_init(init: str, act: str) -> str:
@@ -649,13 +627,7 @@ class MLP(Sequential):
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", alpha: float = 0.01,
                  init: str = "auto", seed: int | None = 0, output_activation: str | None = None) -> None:
-        sizes = _layer_plan(sizes, activation, output_activation)
-        rng = np.random.default_rng(seed)
-        kind = _auto_init(init, activation)
-        slope = alpha if activation == "leaky_relu" else 0.0
-        self.sizes = sizes
-        self.activation_name = activation
-        self.alpha = float(alpha)
+        sizes, rng, kind, slope = _mlp_plan(self, sizes, activation, alpha, init, seed, output_activation)
         n = len(sizes) - 1
         for i in range(n):
             setattr(self, f"fc{i + 1}", Linear(sizes[i], sizes[i + 1], kind, rng, slope))
@@ -811,13 +783,7 @@ class ValueMLP(Sequential):
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", alpha: float = 0.01,
                  init: str = "auto", seed: int | None = 0, output_activation: str | None = None) -> None:
-        sizes = _layer_plan(sizes, activation, output_activation)
-        rng = np.random.default_rng(seed)
-        kind = _auto_init(init, activation)
-        slope = alpha if activation == "leaky_relu" else 0.0
-        self.sizes = sizes
-        self.activation_name = activation
-        self.alpha = float(alpha)
+        sizes, rng, kind, slope = _mlp_plan(self, sizes, activation, alpha, init, seed, output_activation)
         n = len(sizes) - 1
         for i in range(n):
             # same draws, in the same order, as MLP's Linear layers
