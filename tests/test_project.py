@@ -31,3 +31,40 @@ def test_every_public_name_has_a_docstring_with_an_example() -> None:
         if not re.search(r">>>|Example", doc):
             missing.append(name)
     assert not missing, f"public names without a docstring example: {missing}"
+
+
+LAYERS = ["core", "transforms", "models", "tools"]  # bottom to top
+
+
+def test_architecture_md_names_files_and_functions_that_exist() -> None:
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    tree = text.split("```", 2)[1]
+    folder = ""
+    for line in tree.splitlines():
+        m = re.match(r"\s{2}(\w+)/", line)
+        if m:
+            folder = m.group(1)
+            assert (ROOT / "autograd_lite" / folder).is_dir(), folder
+        for name in re.findall(r"(?<![/\w])(\w+\.py)\b", line):
+            assert (ROOT / "autograd_lite" / folder / name).is_file(), f"{folder}/{name}"
+    from autograd_lite.core import engine, rules
+    for name in ("_build", "toposort", "sweep", "local_grads", "push_tangents", "unbroadcast", "observe",
+                 "zero_grad", "is_finite"):
+        assert hasattr(engine, name), name
+    for name in ("RULES", "defrule", "add_methods"):
+        assert hasattr(rules, name), name
+    entry = rules.RULES["sigmoid"]
+    for field in ("nodes", "method", "kink", "expr", "ufunc", "work", "need"):
+        assert f"`{field}`" in text and hasattr(entry, field), field
+
+
+def test_imports_only_point_down_the_layers() -> None:
+    for i, layer in enumerate(LAYERS):
+        above = LAYERS[i + 1:]
+        for path in (ROOT / "autograd_lite" / layer).rglob("*.py"):
+            src = path.read_text()
+            for other in above:
+                assert not re.search(rf"from \.\.+{other}\b|import autograd_lite\.{other}\b", src), \
+                    f"{path.relative_to(ROOT)} imports the higher layer {other}"
+            if layer == "core":
+                assert not re.search(r"^\s*import graphviz|^\s*from graphviz", src, re.M), path

@@ -1,7 +1,7 @@
 """The rule table: every op's forward, VJP (reverse mode) and JVP (forward mode), side by side.
 
 One entry per op in `RULES`. Each entry has a one-line maths docstring (``doc``) that the graph
-renderer can show. Conventions (see ARCHITECTURE.md):
+renderer can show. Conventions (ARCHITECTURE.md at the project root has the full entry format):
 
 * ``forward(*inputs, **static)`` works on raw data (a Python float or an ndarray).
 * ``vjp(g, ans, *inputs, **static)`` returns a tuple aligned with the inputs, ``None`` meaning
