@@ -717,7 +717,7 @@ def _as_lifted(other: Any, op: str) -> np.ndarray:
 
 def _binary(rule: Any, a: Tensor, b: Tensor) -> Tensor:
     """A two-input elementwise op; mixed float dtypes promote with a differentiable cast."""
-    da = a.data.dtype  # (two reads of .data: it is a property on array nodes)
+    da = a.data.dtype
     db = b.data.dtype
     if da is not db and da != db:
         a, b = _promote((a, b))

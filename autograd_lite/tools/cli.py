@@ -46,18 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--w", type=float, default=-1.0, help="value of w (default -1)")
     demo.add_argument("--b", type=float, default=2.0, help="value of b (default 2)")
     demo.set_defaults(func=_demo)
-    # --- train command (issue 5) ---
     from .train_cli import add_train_command
 
     add_train_command(sub)
-    # --- end train command ---
-    # --- graph command (issue 6) ---
     from .expr import add_graph_command
 
     add_graph_command(sub)
     demo.add_argument("--out", default="demo_graph",
                       help="file name prefix of the graph written (.dot and .svg; default demo_graph)")
-    # --- end graph command ---
     return parser
 
 

@@ -208,7 +208,7 @@ def _to_float(v: int | float) -> float:
         return math.inf
 
 
-def _lift(x: Any, kind: type[Node]) -> Any:
+def _as_node(x: Any, kind: type[Node]) -> Any:
     return x if isinstance(x, Node) else kind._constant(float(x))
 
 
@@ -246,7 +246,7 @@ def _run(root: ast.expr, variables: Mapping[str, Any], kind: type[Node]) -> Any:
                 stack += [(node, True), (node.args[0], False)]
                 continue
             assert isinstance(node.func, ast.Name)
-            x = _lift(results.pop(), kind)
+            x = _as_node(results.pop(), kind)
             kwargs: dict[str, float] = {}
             extra = _EXTRA_ARG.get(node.func.id)
             if extra:

@@ -111,7 +111,7 @@ def _pullback(outs: tuple[Node, ...], seeds: tuple[Any, ...], wrt: tuple[Node, .
 
 # ------------------------------------------------------------------------------------ lifting arguments
 
-def _lift(x: Any, name: str, i: int) -> tuple[Node, bool]:
+def _as_leaf(x: Any, name: str, i: int) -> tuple[Node, bool]:
     """A node to differentiate for argument ``x``, and whether ``x`` was a node already."""
     if isinstance(x, Node):
         if x.requires_grad:
@@ -163,7 +163,7 @@ class _Call:
         nodes = []
         as_nodes = False
         for i in nums:
-            node, was_node = _lift(args[i], name, i)
+            node, was_node = _as_leaf(args[i], name, i)
             new[i] = node
             nodes.append(node)
             as_nodes |= was_node
