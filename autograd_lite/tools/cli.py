@@ -12,7 +12,7 @@ import sys
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .. import Value
+    from ..core.value import Value
 
     x = Value(args.x, label="x")
     w = Value(args.w, label="w")
