@@ -553,6 +553,8 @@ def _diagnose(entries: list[GradCheckEntry], out: Any, rtol: float, atol: float,
     for e in entries:
         if e.status not in ("WRONG", "SHAPE") or e.hand is None:
             continue
+        if e.vs_numeric is not None and not e.vs_numeric.ok:
+            continue  # autodiff is not confirmed by finite differences: no reference to explain from
         try:
             e.diagnosis = diagnose(e.hand, e.autodiff, name=e.name, kind=e.kind, rtol=rtol, atol=atol,
                                    node=e._node, graph=graph)
@@ -724,13 +726,15 @@ def _entry(name: str, kind: str, auto: np.ndarray, num: np.ndarray, hand: Any, r
         if not e.vs_hand.ok:
             e.status = "WRONG"
             idx = e.vs_hand.worst
-            e.message = (f"your formula disagrees with autodiff at {idx}: {float(h[idx]):.6g} vs "
-                         f"{float(auto[idx]):.6g} (finite differences: {float(num[idx]):.6g})")
+            at = f" at {idx}" if idx else ""
+            e.message = (f"your formula disagrees with autodiff{at}: {_number(float(h[idx]))} vs "
+                         f"{_number(float(auto[idx]))} (finite differences: {_number(float(num[idx]))})")
             if not e.vs_numeric.ok:
                 e.message += "; autodiff and finite differences disagree too"
             return e
     if not e.vs_numeric.ok:
         e.status = "NUMERIC"
         idx = e.vs_numeric.worst
-        e.message = (f"autodiff {float(auto[idx]):.6g} vs finite differences {float(num[idx]):.6g} at {idx}")
+        e.message = (f"autodiff {_number(float(auto[idx]))} vs finite differences "
+                     f"{_number(float(num[idx]))}{f' at {idx}' if idx else ''}")
     return e
