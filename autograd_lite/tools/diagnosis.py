@@ -411,7 +411,7 @@ def _regularization(auto: np.ndarray, node: Node, name: str, graph: GraphInfo) -
     right = _terms(a, b, name)
     slips: list[tuple[str, np.ndarray]] = []
     if a:
-        slips.append((f"the L1 term with the wrong sign: the penalty adds +{a:g} sign({name}), your "
+        slips.append((f"the L1 term with the wrong sign: the penalty adds +{_terms(a, 0, name)}, your "
                       f"formula subtracts it ({right} is right)", base - a * s + 2 * b * W))
     if a and b:
         slips.append((f"2 {name} - sign({name}) instead of {right}: the lambdas are dropped and the L1 "
@@ -430,14 +430,16 @@ def _regularization(auto: np.ndarray, node: Node, name: str, graph: GraphInfo) -
                           f"({_terms(oa, ob, name)}) instead of {right}", base + oa * s + 2 * ob * W))
     slips.append((f"the penalty's gradient {right} is missing", base))
     if a and b:
-        slips.append((f"the L1 term {a:g} sign({name}) is missing", base + 2 * b * W))
-        slips.append((f"the L2 term {2 * b:g} {name} is missing", base + a * s))
+        slips.append((f"the L1 term {_terms(a, 0, name)} is missing", base + 2 * b * W))
+        slips.append((f"the L2 term {_terms(0, b, name)} is missing", base + a * s))
     for text, values in slips:
         yield Diagnosis("regularization", text, where=name), values
 
 
 def _terms(a: float, b: float, name: str) -> str:
-    parts = ([f"{2 * b:g} {name}"] if b else []) + ([f"{a:g} sign({name})"] if a else [])
+    def times(k: float, what: str) -> str:
+        return what if k == 1 else f"{k:g} {what}"
+    parts = ([times(2 * b, name)] if b else []) + ([times(a, f"sign({name})")] if a else [])
     return " + ".join(parts) or "0"
 
 
@@ -637,7 +639,7 @@ def _local_slips(fit: _Fit, node: Node, graph: GraphInfo) -> Candidates:
                         other = _name(u._parents[1 - q]) if len(u._parents) == 2 else ""
                         text = slip.text.format(z=_name(p) if p.label else "z", other=other,
                                                 other_t=_transpose_name(other), **info)
-                        if not p.label:  # say where the unnamed z is
+                        if not p.label and "{z}" in slip.text:  # say where the unnamed z is
                             text += f" (at {u.op}{f' -> {u.label}' if u.label else ''})"
                         yield Diagnosis(slip.kind, text, where=f"{u.op}({_name(p)})"), fit.auto + found
 
