@@ -51,7 +51,6 @@ from .diagnosis import Diagnosis, GraphInfo, diagnose
 __all__ = ["Diagnosis", "GradCheckEntry", "GradCheckError", "GradCheckReport", "GradCheckWarning",
            "check_grad"]
 
-# rules whose derivative jumps where an input (or the gap between two inputs) crosses a point
 # ops whose derivative jumps, from the rule table: at input 0, or where two inputs tie
 _KINK_AT_ZERO = {r.name for r in RULES.values() if r.kink == "zero"}
 _KINK_BETWEEN = {r.name for r in RULES.values() if r.kink == "tie"}
@@ -432,7 +431,8 @@ def _kink_notes(out: Node, kink_tol: float, eps: float,
                         "smaller eps")
         elif dmin < eps:
             warn.append(f"{head}: the step ({eps:g}) reaches the kink, yet autodiff and finite differences "
-                        f"agreed; at the kink the derivative is a convention ({_KINK_CONVENTION[n.op]}): "
+                        f"agreed; at the kink the derivative is a convention "
+                        f"({_KINK_CONVENTION.get(n.op, 'see the rule table')}): "
                         "move the point to be sure")
         else:
             note.append(f"{head}, farther than the step ({eps:g}): the finite differences stayed on one "
