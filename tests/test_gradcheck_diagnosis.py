@@ -134,6 +134,9 @@ def test_constant_factors() -> None:
                      (3.0, "3 × autodiff in every entry")]:
         d = diagnosed(check(v, W1=k * v.g["W1"]), "W1")
         assert d.kind == "factor" and d.factor == pytest.approx(k) and words in d.text, d.text
+    B = np.arange(6.0).reshape(2, 3)   # a Jacobian too
+    d = diagnosed(check_grad(lambda x: 2 * (B @ x), np.ones(3), expected=B), "x")
+    assert d.kind == "factor" and d.factor == 0.5
     # a scalar: only the listed factors, never "any constant" from a single number
     assert check_grad(lambda x: x * x, 1.5, expected=3.0 * 0.7)["x"].diagnosis is None
     assert check_grad(lambda x: x * x, 1.5, expected=-3.0)["x"].diagnosis.factor == -1.0
@@ -181,6 +184,12 @@ def test_transposed_square_and_not() -> None:
     v = net(dh=4, m=4)
     d = diagnosed(check(v, W2=np.outer(v.hs, v.g_oa)), "W2")   # square: only the values tell
     assert d.kind == "transposed" and "transpose of the gradient" in d.text
+    # graph mode: the same slip on a parameter of a graph the user built and backpropagated
+    nodes = [Tensor(p, requires_grad=True, label=k) for p, k in zip(v.params, ("W1", "b1", "W2", "b2", "x"))]
+    L = v.loss(*nodes)
+    L.backward()
+    r = check_grad(L, expected={"W2": np.outer(v.hs, v.g_oa), "oa": v.g_oa})
+    assert r["W2"].kind == "parameter" and r["W2"].diagnosis.kind == "transposed" and r["oa"].ok
     v = net(dh=5, m=3, seed=1)
     r = check(v, W2=np.outer(v.hs, v.g_oa))
     d = diagnosed(r, "W2")

@@ -4,7 +4,8 @@ After a WRONG or SHAPE verdict, `diagnose` builds candidate arrays from autodiff
 graph, one per known kind of mistake, and returns the first that reproduces the user's numbers to
 the check's own tolerance (|hand - candidate| <= atol + rtol |candidate| in every entry). A
 candidate that is zero everywhere, or that equals autodiff, explains nothing and is never shown.
-When no candidate fits, the answer is None: nothing is guessed.
+When no candidate fits, the answer is None: nothing is guessed. `check_grad` asks only when
+autodiff agrees with finite differences (else there is no trusted reference to explain from).
 
 Tried in this order:
 
@@ -18,6 +19,7 @@ Tried in this order:
   scaled by a constant): the L1 sign flipped, the lambdas dropped, swapped, another layer's, the 2
   of the L2 term, a term missing; and a penalty added to an unpenalised parameter (a bias);
 * a missing, doubled or lone path, when the checked node feeds several consumers;
+* a broadcast input (a bias added to every row) whose gradient sums over the wrong axis;
 * one local derivative on the way replaced by a common slip: a missing factor (the relu mask,
   sigma', 1 - tanh^2, the 1/n of a mean, the 2 of x^2), a wrong elementwise derivative
   (rect'(z) = z, the leaky slope on the wrong side, sigma(1 + sigma), 1 - tanh), a softmax over the
