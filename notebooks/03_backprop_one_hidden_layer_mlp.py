@@ -25,8 +25,9 @@
 #
 # In this notebook we build that network node by node, let the library backpropagate, and then
 # **check each hand-derived gradient with `check_grad`**: the correct derivation, and the mistakes
-# real students made in the seed solutions, to see what the report says about each. Then the
-# elastic-net penalty, and finally training on the two-moons data set.
+# real students made in the seed solutions, to see what the report says about each (including
+# *what kind* of slip it is, when one explanation reproduces the numbers). Then the elastic-net
+# penalty, and finally training on the two-moons data set.
 
 # %%
 # %matplotlib inline
@@ -145,19 +146,26 @@ report = check_grad(L, expected=mistake_rect_prime)
 display(report)
 print("failing:", [e.name for e in report.failed])
 print("worst element of ha:", report["ha"].worst_index, report["ha"].values_at_worst())
+print("diagnosis of ha:", report["ha"].diagnosis)
 
 # %% [markdown]
 # The report pins the error down: everything between $L$ and $h^s$ passes, and the first failing
 # node on the way back is $h^a$; the parameters fed by it fail with it. Only the
 # active units are wrong (the inactive ones are 0 either way), and the hand value is off by the
-# factor $h^a_j$.
+# factor $h^a_j$. The **diagnosis** line says which slip it is: with relu's derivative replaced by
+# $\operatorname{rect}'(z) = z$, autodiff reproduces the student's numbers exactly, for $h^a$ and for
+# $W^{(1)}$, $b^{(1)}$, $x$ downstream of the mistake. It is also there as data,
+# `report["ha"].diagnosis.kind`, and shown only when such an explanation fits to the check's
+# tolerance.
 #
 # ### Mistake 2: an inner product instead of an outer product (English solution, 2.9 and 2.10)
 #
 # The solution writes $\nabla_{W^{(2)}} L = (o^s - \operatorname{onehot}_m(y))^\top \cdot h^s$ and in
 # Python `grad_W2 = numpy.dot(numpy.transpose(grad_oa), h_s)`. On 1-D numpy arrays `transpose`
 # does nothing and `dot` is the inner product: with $m \ne d_h$ numpy refuses, and with $m = d_h$
-# it silently returns **a single number**. The gradient of a matrix has the matrix's shape:
+# it silently returns **a single number**. The gradient of a matrix has the matrix's shape, and the
+# diagnosis recognizes the number (the trace of the gradient, $\sum_k g_k h_k$), and the transposed
+# outer product (the values match after `.T`):
 
 # %%
 g_oa, h_s = softmax(oa.data) - onehot, hs.data
@@ -193,8 +201,52 @@ display(check_grad(penalty, W, expected=lambda W: 2 * W - np.sign(W)))        # 
 display(check_grad(penalty, W, expected=lambda W: np.sign(W) + 2 * W))        # corrected
 
 # %% [markdown]
-# The error is exactly $2\,\operatorname{sign}(W)$: largest, relatively, where $|W|$ is small.
+# The error is exactly $2\,\operatorname{sign}(W)$: largest, relatively, where $|W|$ is small; the
+# diagnosis names it (the $L^1$ term with the wrong sign; with the seeds' $\lambda$'s in the loss it
+# also says that they were dropped, see the batch below).
 #
+# ### What kind of slip? The diagnosis on every answer of the English solution
+#
+# Some answers only run when the shapes happen to agree, so here is the same network with
+# $d_h = m = 4$ (then `np.dot` of two 1-D arrays and $W^{(2)}$ for $(W^{(2)})^\top$ silently
+# compute something). Each answer is transcribed as numpy and checked; the last column is the
+# diagnosis, empty when no explanation reproduces the numbers (2.17 mixes the indices of two sums:
+# nothing simple fits, and nothing is guessed).
+
+# %%
+def square_network(d=3, d_h=4, m=4, seed=11):
+    r = np.random.default_rng(seed)
+    P = {"W1": r.normal(size=(d_h, d)), "b1": 0.5 * r.normal(size=d_h),
+         "W2": r.normal(size=(m, d_h)), "b2": 0.5 * r.normal(size=m), "x": r.normal(size=d)}
+    T = {k: Tensor(v, requires_grad=True, label=k) for k, v in P.items()}
+    ha = T["W1"] @ T["x"] + T["b1"]
+    ha.label = "ha"
+    hs = ha.relu()
+    hs.label = "hs"
+    oa = T["W2"] @ hs + T["b2"]
+    oa.label = "oa"
+    onehot = np.eye(m)[1]
+    v = dict(P, ha=ha.data, hs=hs.data, g_oa=softmax(oa.data) - onehot)
+    v["g_hs"] = P["W2"].T @ v["g_oa"]
+    return oa.logsumexp() - (oa * onehot).sum(), v
+
+
+Lsq, v = square_network()
+mask = v["ha"] > 0
+answers = [
+    ("2.7  grad_oa = os - onehot", "oa", v["g_oa"]),
+    ("2.10 numpy.dot(numpy.transpose(grad_oa), h_s)", "W2", np.dot(np.transpose(v["g_oa"]), v["hs"])),
+    ("2.11 sum_k (os_k - onehot_k) W2_kj", "hs", v["W2"].T @ v["g_oa"]),
+    ("2.12 (w_j)ᵀ (os - onehot), w_j the j-th row", "hs", v["W2"] @ v["g_oa"]),
+    ("2.13 rect'(z) = z", "ha", v["g_hs"] * v["ha"] * mask),
+    ("2.14 ... x I(h^a > 0)", "ha", v["g_hs"] * mask),
+    ("2.17 sum_k (...) W2_k I(h^a > 0) W1_k", "x",
+     sum(v["g_oa"][k] * v["W2"][k, k] * mask[k] * v["W1"][k] for k in range(4))),
+]
+for answer, name, formula in answers:
+    entry = check_grad(Lsq, expected={name: formula})[name]
+    print(f"{answer:48s} {name:3s} {entry.status:6s} {entry.diagnosis or ''}")
+
 # ## The regularized risk over a batch
 #
 # With $n$ examples, $\tilde R = \frac1n \sum_i L(x^{(i)}, y^{(i)}) + \mathcal L(\theta)$, and
@@ -238,6 +290,30 @@ def hand_regularized(W1, b1, W2, b2):
 report = check_grad(regularized_risk, W1.data, b1.data, W2.data, b2.data, expected=hand_regularized)
 assert report.ok
 display(report)
+
+# %% [markdown]
+# The English solution's 2.18 as written, $+\,2W - \operatorname{sign}(W)$ for both layers, and the
+# same derivation without the $\frac1n$ of the mean (a sum over the batch where $\hat R$ averages):
+# the diagnosis tells the two slips apart, parameter by parameter.
+
+# %%
+def hand_en_218(W1, b1, W2, b2):
+    g_W1, g_b1, g_W2, g_b2 = hand_regularized(W1, b1, W2, b2)
+    return (g_W1 - lam11 * np.sign(W1) - 2 * lam12 * W1 + 2 * W1 - np.sign(W1), g_b1,
+            g_W2 - lam21 * np.sign(W2) - 2 * lam22 * W2 + 2 * W2 - np.sign(W2), g_b2)
+
+
+def hand_without_mean(W1, b1, W2, b2):
+    W1_, b1_, W2_, b2_ = hand_regularized(W1, b1, W2, b2)
+    pen1, pen2 = lam11 * np.sign(W1) + 2 * lam12 * W1, lam21 * np.sign(W2) + 2 * lam22 * W2
+    return (n * (W1_ - pen1) + pen1, n * b1_, n * (W2_ - pen2) + pen2, n * b2_)
+
+
+for hand in (hand_en_218, hand_without_mean):
+    report = check_grad(regularized_risk, W1.data, b1.data, W2.data, b2.data, expected=hand)
+    print(f"{hand.__name__}:")
+    for e in report:
+        print(f"  {e.name}: {e.status:5s} {e.diagnosis or ''}")
 
 # %% [markdown]
 # The library's `ElasticNet` is the same penalty, with one $(\lambda_1, \lambda_2)$ pair per layer of a

@@ -46,10 +46,11 @@ from ..core.rules import RULES
 from ..core.tensor import Tensor
 from ..core.value import Value
 from ..transforms import gradients
+from .diagnosis import Diagnosis, GraphInfo, diagnose
 
-__all__ = ["GradCheckEntry", "GradCheckError", "GradCheckReport", "GradCheckWarning", "check_grad"]
+__all__ = ["Diagnosis", "GradCheckEntry", "GradCheckError", "GradCheckReport", "GradCheckWarning",
+           "check_grad"]
 
-# rules whose derivative jumps where an input (or the gap between two inputs) crosses a point
 # ops whose derivative jumps, from the rule table: at input 0, or where two inputs tie
 _KINK_AT_ZERO = {r.name for r in RULES.values() if r.kink == "zero"}
 _KINK_BETWEEN = {r.name for r in RULES.values() if r.kink == "tie"}
@@ -129,6 +130,8 @@ class GradCheckEntry:
     ``status`` is "ok", "WRONG" (your formula disagrees with autodiff, which agrees with finite
     differences), "SHAPE" (your formula has the wrong shape), or "NUMERIC" (autodiff and finite
     differences disagree: usually a kink or a badly scaled function; see the report's warnings).
+    ``diagnosis`` (after WRONG or SHAPE) is the kind of slip that reproduces your numbers, when one
+    does (a `Diagnosis`: ``.kind``, ``.text``), else None.
     """
 
     name: str
@@ -141,6 +144,9 @@ class GradCheckEntry:
     vs_hand: Comparison | None = None
     status: str = "ok"
     message: str = ""
+    diagnosis: Diagnosis | None = None
+    # the checked node, held only while check_grad diagnoses (a report keeps no graph alive)
+    _node: Node | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -149,11 +155,12 @@ class GradCheckEntry:
 
     @property
     def worst_index(self) -> tuple[int, ...] | None:
-        """Index of the element that fails most (your formula vs autodiff if given, else autodiff
-        vs finite differences); None for a shape mismatch."""
+        """Index of the element of the disagreeing pair that fails most: your formula vs autodiff,
+        or autodiff vs finite differences for a NUMERIC entry (or when no formula is given); None
+        for a shape mismatch. A passing entry gives its closest call (the table shows none)."""
         if self.status == "SHAPE":
             return None
-        if self.vs_hand is not None:
+        if self.vs_hand is not None and self.status != "NUMERIC":
             return self.vs_hand.worst
         return self.vs_numeric.worst if self.vs_numeric is not None else None
 
@@ -190,6 +197,7 @@ class GradCheckReport:
     rtol: float
     atol: float
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -229,13 +237,21 @@ class GradCheckReport:
         rows = []
         for e in self.entries:
             hand_err, num_err = e._errors()
-            idx = e.worst_index
-            vals = e.values_at_worst()
+            # a passing row has no worst entry to show; a single number is still worth showing
+            shown = not e.ok or int(np.prod(e.shape)) == 1
+            idx = e.worst_index if shown else None
+            vals = e.values_at_worst() if shown else {}
             rows.append([e.name, e.kind, str(e.shape), e.status, hand_err, num_err,
-                         "-" if idx is None else str(idx),
-                         *("-" if vals[k] is None else f"{vals[k]:.6g}"
-                           for k in ("hand", "autodiff", "numeric"))])
+                         "-" if idx is None or not e.shape else str(idx),
+                         *(_number(vals.get(k)) for k in ("hand", "autodiff", "numeric"))])
         return rows
+
+    def _lines(self, e: GradCheckEntry) -> list[str]:
+        """The message and diagnosis lines under an entry's row."""
+        out = [e.message] if e.message else []
+        if e.diagnosis is not None:
+            out.append(f"diagnosis: {e.diagnosis.text}")
+        return out
 
     _COLUMNS = ("name", "kind", "shape", "status", "hand vs autodiff (abs / rel)",
                 "autodiff vs numeric (abs / rel)", "worst index", "hand", "autodiff", "numeric")
@@ -247,11 +263,13 @@ class GradCheckReport:
         for r in rows:
             lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         for e in self.entries:
-            if e.message:
-                lines.append(f"  {e.name}: {e.message}")
+            lines.extend(f"  {e.name}: {text}" for text in self._lines(e))
         if self.warnings:
             lines.append("warnings:")
             lines.extend(f"  - {w}" for w in self.warnings)
+        if self.notes:
+            lines.append("notes:")
+            lines.extend(f"  - {n}" for n in self.notes)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -268,20 +286,30 @@ class GradCheckReport:
                     text = f"<b style='color:{color}'>{text}</b>"
                 cells.append(f"<td style='text-align:left'>{text}</td>")
             body.append(f"<tr{style}>{''.join(cells)}</tr>")
-            if e.message:
+            for text in self._lines(e):
                 body.append(f"<tr{style}><td></td><td colspan='{len(self._COLUMNS) - 1}' "
-                            f"style='text-align:left'><i>{esc(e.message)}</i></td></tr>")
+                            f"style='text-align:left'><i>{esc(text)}</i></td></tr>")
         color = "#060" if self.ok else "#b00"
         out = [f"<div><p style='color:{color}'><b>{esc(self._head())}</b></p>",
                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"]
         if self.warnings:
             items = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
             out.append(f"<div style='background:#ffd;padding:4px'><b>warnings</b><ul>{items}</ul></div>")
+        if self.notes:
+            items = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
+            out.append(f"<div style='padding:4px'><b>notes</b><ul>{items}</ul></div>")
         out.append("</div>")
         return "".join(out)
 
 
 # ------------------------------------------------------------------------------------------ helpers
+
+def _number(v: float | None) -> str:
+    """A table cell: 6 significant digits, "-" for nothing, and never "-0"."""
+    if v is None:
+        return "-"
+    return f"{v + 0.0:.6g}" if v != 0 else "0"
+
 
 def _is_checkable(x: Any) -> bool:
     """Inputs that get a gradient check: floats, float arrays and nodes (not ints, labels, None)."""
@@ -364,25 +392,52 @@ def _numeric_by_replay(out: Node, node: Node, eps: float) -> np.ndarray:
     return grad
 
 
-def _kink_warnings(out: Node, kink_tol: float) -> list[str]:
-    notes = []
+# what the derivative is taken to be exactly at the kink (the rule table's convention)
+_KINK_CONVENTION = {"relu": "relu'(0) = 0", "abs": "abs'(0) = 0", "sign": "sign' = 0",
+                    "leaky_relu": "leaky_relu'(0) = alpha", "maximum": "each input gets 1/2 at a tie",
+                    "minimum": "each input gets 1/2 at a tie"}
+
+
+def _kink_distance(n: Node) -> np.ndarray | None:
+    if n.op in _KINK_AT_ZERO:
+        return np.abs(_data64(n._parents[0]))
+    if n.op in _KINK_BETWEEN:
+        return np.abs(_data64(n._parents[0]) - _data64(n._parents[1]))
+    return None
+
+
+def _kink_notes(out: Node, kink_tol: float, eps: float,
+                disagreed: list[str]) -> tuple[list[str], list[str]]:
+    """Warnings and notes for inputs near a kink, graded by how near (closer than the step, or
+    not) and by the outcome (did autodiff and finite differences disagree anywhere?)."""
+    warn, note = [], []
     for n in toposort(out):
-        op = n.op
-        if op in _KINK_AT_ZERO:
-            d = np.abs(_data64(n._parents[0]))
-        elif op in _KINK_BETWEEN:
-            d = np.abs(_data64(n._parents[0]) - _data64(n._parents[1]))
-        else:
+        d = _kink_distance(n)
+        if d is None or not np.any(d < kink_tol):
             continue
-        near = int(np.sum(d < kink_tol))
-        if near:
-            where = f" '{n.label}'" if n.label else ""
-            what = "input" if op in _KINK_AT_ZERO else "gap between the inputs"
-            notes.append(
-                f"{op}{where}: {near} {what}(s) within {kink_tol:g} of the kink (min {float(d.min()):.3g}); "
-                "the derivative jumps there and finite differences mean nothing: move the point "
-                "(e.g. perturb the inputs) before trusting this check")
-    return notes
+        dmin = float(d.min())
+        what = "input" if n.op in _KINK_AT_ZERO else "gap between the inputs"
+        head = (f"{n.op}{f' {n.label!r}' if n.label else ''}: {int(np.sum(d < kink_tol))} {what}(s) within "
+                f"{kink_tol:g} of the kink (closest {dmin:.3g})")
+        rows = ", ".join(disagreed)
+        if disagreed and dmin < eps:
+            warn.append(f"{head}: the finite-difference step ({eps:g}) crosses the kink there, so the "
+                        f"differences mix the two slopes and are not derivatives; that explains the "
+                        f"disagreement in {rows}: move the point (e.g. perturb the inputs) before "
+                        "trusting it")
+        elif disagreed:
+            warn.append(f"{head}: a step of {eps:g} in one input can move these by more than that, across "
+                        f"the kink, which may explain the disagreement in {rows}: move the point, or try a "
+                        "smaller eps")
+        elif dmin < eps:
+            warn.append(f"{head}: the step ({eps:g}) reaches the kink, yet autodiff and finite differences "
+                        f"agreed; at the kink the derivative is a convention "
+                        f"({_KINK_CONVENTION.get(n.op, 'see the rule table')}): "
+                        "move the point to be sure")
+        else:
+            note.append(f"{head}, farther than the step ({eps:g}): the finite differences stayed on one "
+                        "side and agreed with autodiff")
+    return warn, note
 
 
 def _call_expected(expected: Any, raw_inputs: list[Any], known: dict[str, Any]) -> Any:
@@ -398,19 +453,32 @@ def _call_expected(expected: Any, raw_inputs: list[Any], known: dict[str, Any]) 
     return expected(*raw_inputs)
 
 
-def _shape_hint(hand: np.ndarray, shape: tuple[int, ...]) -> str:
+def _shape_hint(hand: np.ndarray, shape: tuple[int, ...], kind: str, in_shape: tuple[int, ...]) -> str:
+    if kind == "jacobian":
+        msg = f"your formula has shape {hand.shape} but the Jacobian has shape {shape}"
+        out_shape = shape[:len(shape) - len(in_shape)]
+        if hand.shape == in_shape:
+            return (msg + f": f is not scalar (it returns shape {out_shape}), so check_grad compares "
+                    "Jacobians (outputs x inputs). For a gradient, check a scalar such as f(x).sum(); "
+                    "or give the Jacobian (np.diag(d) for an elementwise derivative d; "
+                    "autograd_lite.jacobian computes one)")
+        if hand.shape == shape[::-1] and len(shape) == 2:
+            return msg + ": transposed? (the Jacobian has one row per output and one column per input)"
+        return msg
     msg = f"your formula has shape {hand.shape} but the gradient has shape {shape}"
     if hand.shape == shape[::-1] and len(shape) == 2:
         return msg + ": transposed? (the gradient of a matrix has the matrix's shape)"
     if hand.ndim == 0 and len(shape) == 2:
         return msg + ": np.dot of two 1-D arrays is an inner product; an outer product is np.outer(g, h)"
+    if hand.size == int(np.prod(shape)):
+        return msg + " (the same number of entries)"
     return msg
 
 
 # ------------------------------------------------------------------------------------------ check_grad
 
 def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rtol: float = 1e-5,
-               atol: float = 1e-7, kink_tol: float | None = None) -> GradCheckReport:
+               atol: float = 1e-7, kink_tol: float | None = None, diagnose: bool = True) -> GradCheckReport:
     """Check gradients three ways: your formula (``expected``), autodiff, and central differences.
 
     Args:
@@ -425,7 +493,11 @@ def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rt
         eps: the finite-difference step.
         rtol, atol: an element passes when |a - b| <= atol + rtol |b| (b: autodiff, or numeric).
         kink_tol: warn when a relu/abs/sign/leaky_relu input (or a maximum/minimum gap) is within
-            this of its kink; default ``100 * eps``.
+            this of its kink; default ``100 * eps``. The warning is graded: closer than ``eps``
+            or with a disagreement it warns; farther and all agreed it is only a note.
+        diagnose: after a WRONG or SHAPE verdict, look for the kind of slip that reproduces your
+            numbers (``entry.diagnosis``; a few extra sweeps of the graph; see
+            `autograd_lite.tools.diagnosis`).
 
     Returns:
         A `GradCheckReport` (``.ok``, ``.raise_if_failed()``, a table in text and HTML).
@@ -455,14 +527,39 @@ def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rt
     else:
         raise TypeError(f"check_grad: the first argument must be a function or an output node, got "
                         f"{type(f).__name__}")
+    quiet: list[str] = []
     if isinstance(out, Node):
-        notes.extend(_kink_warnings(out, kink_tol))
+        disagreed = [e.name for e in entries if e.vs_numeric is not None and not e.vs_numeric.ok]
+        kinks, quiet = _kink_notes(out, kink_tol, eps, disagreed)
+        notes.extend(kinks)
+        if kinks:
+            for e in entries:
+                if e.status == "NUMERIC":
+                    e.message += " (a kink is near: see the warnings)"
+    if diagnose:
+        _diagnose(entries, out, rtol, atol, quiet)
     for e in entries:
-        if e.status == "NUMERIC" and any("kink" in n for n in notes):
-            e.message = (e.message + " " if e.message else "") + "(a kink is near: see the warnings)"
+        e._node = None
     for n in notes:
         warnings.warn(n, GradCheckWarning, stacklevel=2)
-    return GradCheckReport(entries, eps, rtol, atol, notes)
+    return GradCheckReport(entries, eps, rtol, atol, notes, quiet)
+
+
+def _diagnose(entries: list[GradCheckEntry], out: Any, rtol: float, atol: float,
+              notes: list[str]) -> None:
+    """Attach a diagnosis to each WRONG or SHAPE entry that one explains (see `diagnose`)."""
+    scalar = isinstance(out, Node) and np.size(out.data) == 1
+    graph = GraphInfo(out) if scalar else None  # its one reverse sweep runs on first use
+    for e in entries:
+        if e.status not in ("WRONG", "SHAPE") or e.hand is None:
+            continue
+        if e.vs_numeric is not None and not e.vs_numeric.ok:
+            continue  # autodiff is not confirmed by finite differences: no reference to explain from
+        try:
+            e.diagnosis = diagnose(e.hand, e.autodiff, name=e.name, kind=e.kind, rtol=rtol, atol=atol,
+                                   node=e._node, graph=graph)
+        except Exception as err:  # a diagnosis is a bonus: never lose the check's verdict to it
+            notes.append(f"{e.name}: no diagnosis ({type(err).__name__}: {err})")
 
 
 def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: Any, eps: float,
@@ -508,13 +605,13 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
     for k, i in enumerate(checked):
         num = _numeric_by_calls(f, args, i, eps, out_shape)
         kind = "input" if scalar else "jacobian"
-        entries.append(_entry(names[i], kind, auto[k], num, hand.get(names[i]), rtol, atol))
+        entries.append(_entry(names[i], kind, auto[k], num, hand.get(names[i]), rtol, atol, args[i]))
     for k, name in enumerate(extra):
         node = extra_nodes[k]
         num = (_numeric_by_replay(out_node, node, eps) if out_node is not None
                else np.zeros(np.shape(node.data)))
         kind = "parameter" if node.is_leaf else "intermediate"
-        entries.append(_entry(name, kind, auto[len(checked) + k], num, hand[name], rtol, atol))
+        entries.append(_entry(name, kind, auto[len(checked) + k], num, hand[name], rtol, atol, node))
     return entries, out
 
 
@@ -543,7 +640,7 @@ def _check_graph(out: Node, expected: Any, eps: float, rtol: float, atol: float,
     for name, node, a in zip(names, nodes, auto):
         num = _numeric_by_replay(out, node, eps)
         kind = "parameter" if node.is_leaf else "intermediate"
-        entries.append(_entry(name, kind, a, num, hand.get(name), rtol, atol))
+        entries.append(_entry(name, kind, a, num, hand.get(name), rtol, atol, node))
     return entries
 
 
@@ -606,11 +703,11 @@ def _numeric_by_calls(f: Callable[..., Any], args: list[Any], i: int, eps: float
 
 
 def _entry(name: str, kind: str, auto: np.ndarray, num: np.ndarray, hand: Any, rtol: float,
-           atol: float) -> GradCheckEntry:
+           atol: float, node: Node) -> GradCheckEntry:
     shape = auto.shape
     if num.shape != shape:  # a size-1 output of shape (1,) or (1, 1): gradients drop those axes
         num = num.reshape(shape)
-    e = GradCheckEntry(name, kind, shape, auto, num)
+    e = GradCheckEntry(name, kind, shape, auto, num, _node=node)
     e.vs_numeric = Comparison.of(auto, num, rtol, atol)
     if hand is not None:
         try:
@@ -623,19 +720,21 @@ def _entry(name: str, kind: str, auto: np.ndarray, num: np.ndarray, hand: Any, r
         e.hand = h
         if h.shape != shape:
             e.status = "SHAPE"
-            e.message = _shape_hint(h, shape)
+            e.message = _shape_hint(h, shape, kind, np.shape(node.data))
             return e
         e.vs_hand = Comparison.of(h, auto, rtol, atol)
         if not e.vs_hand.ok:
             e.status = "WRONG"
             idx = e.vs_hand.worst
-            e.message = (f"your formula disagrees with autodiff at {idx}: {float(h[idx]):.6g} vs "
-                         f"{float(auto[idx]):.6g} (finite differences: {float(num[idx]):.6g})")
+            at = f" at {idx}" if idx else ""
+            e.message = (f"your formula disagrees with autodiff{at}: {_number(float(h[idx]))} vs "
+                         f"{_number(float(auto[idx]))} (finite differences: {_number(float(num[idx]))})")
             if not e.vs_numeric.ok:
                 e.message += "; autodiff and finite differences disagree too"
             return e
     if not e.vs_numeric.ok:
         e.status = "NUMERIC"
         idx = e.vs_numeric.worst
-        e.message = (f"autodiff {float(auto[idx]):.6g} vs finite differences {float(num[idx]):.6g} at {idx}")
+        e.message = (f"autodiff {_number(float(auto[idx]))} vs finite differences "
+                     f"{_number(float(num[idx]))}{f' at {idx}' if idx else ''}")
     return e
