@@ -48,7 +48,7 @@ from .core.tensor import (
 from .core.value import Value
 from .models import data, losses, nn, optim, train
 from .models.losses import ElasticNet, cross_entropy, elastic_net, mse
-from .models.nn import MLP, Linear, Module, ValueMLP
+from .models.nn import MLP, Linear, Module, ValueMLP, load
 from .models.optim import SGD, Adam
 from .models.train import History, accuracy, fit, plot_decision_boundary, predict
 from .tools import cost as _cost
@@ -75,7 +75,7 @@ __all__ = [
     "GradCheckWarning", "History", "Linear", "Module", "Tensor", "Value", "ValueMLP", "accuracy",
     "arange", "check_grad", "clip", "concatenate", "cost_report", "cost_sweep", "cross_entropy", "data",
     "detect_anomaly", "draw_graph", "elastic_net", "enable_grad", "eye", "fit", "grad", "hessian", "hvp",
-    "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "losses", "manual_seed", "matmul",
+    "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "load", "losses", "manual_seed", "matmul",
     "maximum", "minimum", "mse", "nn", "no_grad", "one_hot", "ones", "ones_like", "optim",
     "plot_decision_boundary", "predict", "randn", "stack", "value_and_grad", "vjp", "where", "zero_grad",
     "zeros", "zeros_like",

@@ -100,7 +100,7 @@ def test_unwritable_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert main(["train", "--out", str(blocker / "sub"), "--epochs", "1", "--no-progress"]) == 2
-    assert "cannot create the output folder" in capsys.readouterr().err
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_main_sh_runs_the_train_command() -> None:

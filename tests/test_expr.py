@@ -156,8 +156,8 @@ def test_graph_command_as_written_in_the_issue(tmp_path: Path) -> None:
          "--b", "2", "-o", "graph.svg"], cwd=tmp_path, capture_output=True, text=True, env=env,
         timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "y = tanh(w*x + b) = 0.905148" in out.stdout
-    assert "dy/dx = -0.180707" in out.stdout and "dy/dw = 0.0903533" in out.stdout
+    assert "f = tanh(w*x + b) = 0.905148" in out.stdout
+    assert "df/dx = -0.180707" in out.stdout and "df/dw = 0.0903533" in out.stdout
     root = ET.parse(tmp_path / "graph.svg").getroot()
     texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
     assert "tanh(w*x + b)" in texts and "grad -0.1807" in texts and "∂ 0.1807" in texts
@@ -205,18 +205,24 @@ def test_graph_command_without_dot_writes_the_dot_source(tmp_path: Path,
 
 
 @needs_dot
-def test_demo_writes_its_graph_as_dot_and_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+def test_demo_writes_its_graph_only_with_o(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "dy/dx = -0.180707" in out and "graph (SVG)" in out
-    assert (tmp_path / "demo.dot").read_text(encoding="utf-8").startswith("digraph")
+    assert "df/dx = -0.180707" in out and "add -o demo.svg" in out
+    assert list(tmp_path.iterdir()) == []  # nothing written unasked
+    assert main(["demo", "-o", "demo.svg"]) == 0
+    assert "wrote demo.svg" in capsys.readouterr().out
     ET.parse(tmp_path / "demo.svg")
+    assert main(["demo", "--out", str(tmp_path / "demo.dot")]) == 0
+    assert (tmp_path / "demo.dot").read_text(encoding="utf-8").startswith("digraph")
 
 
 def test_demo_without_dot_still_writes_the_dot_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     monkeypatch.setenv("AUTOGRAD_LITE_NO_WASM", "1")
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert main(["demo", "-o", str(tmp_path / "demo.svg")]) == 1
     assert (tmp_path / "demo.dot").exists() and not (tmp_path / "demo.svg").exists()
-    assert "not written" in capsys.readouterr().err
+    assert "The DOT source was written to" in capsys.readouterr().err

@@ -9,10 +9,11 @@ import matplotlib
 import numpy as np
 import pytest
 from autograd_lite.data import make_blobs, make_circles, make_moons, train_test_split
-from autograd_lite.losses import ElasticNet, mse
+from autograd_lite.losses import ElasticNet, cross_entropy, mse
 from autograd_lite.nn import MLP, ValueMLP
 from autograd_lite.optim import SGD, Adam
 from autograd_lite.train import (
+    DivergenceWarning,
     History,
     accuracy,
     fit,
@@ -113,14 +114,22 @@ def test_fit_works_with_the_value_model() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow itself warns; fit must then stop
-def test_divergence_stops_with_a_clear_error() -> None:
+def test_divergence_restores_the_last_finite_parameters_and_says_so() -> None:
     X, y = make_moons(30, seed=0)
     model = MLP([2, 4, 2], seed=0)
-    with pytest.raises(FloatingPointError, match="Lower the learning rate") as info:
-        fit(model, X * 1e200, y, optimizer=SGD(model.parameters(), lr=1e10), epochs=3, progress=False)
-    assert isinstance(info.value.history, History)  # type: ignore[attr-defined]
-    assert len(info.value.history) < 3  # type: ignore[attr-defined]  (stopped early)
-    assert "e+" in repr(info.value.history)  # type: ignore[attr-defined]  (huge values stay short)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.warns(DivergenceWarning, match=r"epoch 1, step 1 of 1, before any update") as rec:
+        h = fit(model, X, y, loss=lambda out, t: cross_entropy(out, t) * np.inf, epochs=3, progress=False)
+    assert "not the learning rate" in str(rec[0].message)
+    assert h.stopped == "diverged" and len(h) == 0
+    for k, v in model.state_dict().items():  # no update was made: the model is as it was
+        np.testing.assert_array_equal(v, before[k])
+    model = MLP([2, 4, 2], seed=0)
+    with pytest.warns(DivergenceWarning, match=r"at the end of epoch \d+ .*lower the learning rate"):
+        h = fit(model, X, y, optimizer=SGD(model.parameters(), lr=1e8), epochs=50, progress=False)
+    assert h.stopped == "diverged" and "lower the learning rate" in repr(h)
+    assert all(np.isfinite(v).all() for v in model.state_dict().values())
+    assert all(np.isfinite(h.loss))
 
 
 def test_bad_arguments_raise_clear_errors() -> None:
@@ -134,8 +143,9 @@ def test_bad_arguments_raise_clear_errors() -> None:
         fit(model, X, y, loss="l2")
     with pytest.raises(ValueError, match="NaN or infinite"):
         fit(model, X * np.nan, y)
-    with pytest.raises(TypeError, match="labels must be integer"):
+    with pytest.raises(TypeError, match="labels must be integer") as info:
         fit(model, X, y.astype(float), progress=False)
+    assert len(info.value.history) == 0  # type: ignore[attr-defined]  (an error in the loss)
 
 
 def test_history_csv_and_plot(tmp_path: Path) -> None:

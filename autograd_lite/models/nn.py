@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +34,7 @@ from ..core.engine import Node, scope, zero_grad
 from ..core.ops import leaky_relu, relu, sigmoid, softplus, tanh
 from ..core.tensor import Tensor
 from ..core.value import Value
+from .files import atomic_write
 
 __all__ = [
     "MLP",
@@ -50,6 +52,7 @@ __all__ = [
     "ValueMLP",
     "activation",
     "leaky_relu",
+    "load",
     "relu",
     "sigmoid",
     "softplus",
@@ -57,6 +60,9 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "softplus", "identity")
+#: the key of the architecture record (JSON text) in a file written by `Module.save`
+ARCHITECTURE_KEY = "__architecture__"
+SAVE_FORMAT = "autograd_lite.model/1"
 
 
 # ------------------------------------------------------------------------------ activation functions
@@ -301,7 +307,13 @@ class Module:
         return self
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the `state_dict` to ``path`` as an ``.npz`` file (exactly that path, no suffix added).
+        """Write the parameters and the architecture to ``path`` as an ``.npz`` file (exactly that path).
+
+        The file holds one plain array per `state_dict` entry plus the architecture as JSON text
+        (key ``__architecture__``), so `autograd_lite.load` rebuilds the model from the file alone;
+        nothing is pickled. Writing is all or nothing (a temporary file in the same folder, then
+        ``os.replace``). Parameters that are not finite float arrays are refused with a
+        `ValueError` before anything is written, so an existing file stays intact.
 
         Example:
             >>> import tempfile, os
@@ -310,15 +322,24 @@ class Module:
             >>> m.save(path); bool((MLP([2, 3, 2], seed=5).load(path).fc2.W.data == m.fc2.W.data).all())
             True
         """
-        with open(path, "wb") as f:
-            arrays: dict[str, Any] = self.state_dict()
+        where = f"{type(self).__name__}.save({os.fspath(path)!r})"
+        state = self.state_dict()
+        for key, arr in state.items():
+            _check_savable(key, arr, where, os.path.exists(path))
+        header = {"format": SAVE_FORMAT, "model": self._spec(),
+                  "dtypes": {k: str(v.dtype) for k, v in state.items()}}
+        arrays: dict[str, Any] = dict(state)
+        arrays[ARCHITECTURE_KEY] = np.array(json.dumps(header))  # a unicode array: no pickle needed
+        with atomic_write(path) as f:
             np.savez(f, **arrays)
 
     def load(self, path: str | os.PathLike[str]) -> Module:
         """Load parameters saved by `save` (``np.load`` with ``allow_pickle=False``); returns self.
 
-        A file that is not an ``.npz`` of plain arrays (e.g. a pickled object), or whose keys or
-        shapes do not match this model, raises a `ValueError` and leaves the model unchanged.
+        A file that is not an ``.npz`` of plain arrays (e.g. a pickled object), whose keys or
+        shapes do not match this model, or whose recorded architecture differs from this model's
+        (e.g. another activation: the weights would compute another function) raises a
+        `ValueError` and leaves the model unchanged. Values are cast to this model's dtypes.
 
         Example:
             >>> MLP([2, 2, 2]).load("/nonexistent.npz")
@@ -327,26 +348,21 @@ class Module:
             FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent.npz'
         """
         where = f"{type(self).__name__}.load({os.fspath(path)!r})"
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load of a .npy file: one array
-                raise ValueError(f"{where}: this is a single .npy array, not an .npz archive written by "
-                                 "Module.save")
-            with loaded as f:
-                state = {k: f[k] for k in f.files}
-        except FileNotFoundError:
-            raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-            if str(err).startswith(where):
-                raise
-            raise ValueError(
-                f"{where}: cannot read the file as an .npz archive of plain arrays ({err}). Only files "
-                "written by Module.save (numpy arrays, no pickled Python objects) can be loaded; "
-                "pickles are refused because loading them can run arbitrary code.") from None
+        state, header = _read_npz(path, where)
+        current = self.state_dict()
+        same_layout = current.keys() == state.keys() and all(
+            state[k].shape == v.shape for k, v in current.items())
+        if same_layout and header is not None and isinstance(header.get("model"), dict):
+            # same names and shapes: only the record can tell, e.g., relu weights from tanh ones
+            _check_same_architecture(header["model"], self._spec(), where)
         try:
             return self.load_state_dict(state)
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
+
+    def _spec(self) -> dict[str, Any]:
+        """The architecture as JSON-ready data; classes `load` cannot rebuild say so."""
+        return {"type": type(self).__qualname__, "module": type(self).__module__, "rebuildable": False}
 
     # --- display ----------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -383,6 +399,120 @@ def _read(node: Node, what: str) -> np.ndarray:
     return np.array(x, dtype=np.float64 if isinstance(node, Value) else node.data.dtype)
 
 
+def _check_savable(key: str, arr: np.ndarray, where: str, exists: bool) -> None:
+    """Refuse what `load` could not give back: non-float or non-finite parameters."""
+    kept = "; nothing was written" + (" and the existing file is unchanged" if exists else "")
+    if arr.dtype.kind != "f":
+        raise ValueError(f"{where}: parameter {key!r} has dtype {arr.dtype}; only float parameters can be "
+                         f"saved (cast it, e.g. p.data = p.data.astype(np.float64)){kept}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{where}: parameter {key!r} holds {int(bad.sum())} NaN or infinite value(s) (the first at "
+            f"index {first}: {arr[first]}){kept}. Restore finite weights before saving (load the last "
+            "good file, or train again with a lower learning rate)")
+
+
+def _read_npz(path: str | os.PathLike[str], where: str
+              ) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:
+    """The arrays of a `Module.save` file and its architecture record (None in older files)."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load of a .npy file: one array
+            raise ValueError(f"{where}: this is a single .npy array, not an .npz archive written by "
+                             "Module.save")
+        with loaded as f:
+            state = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        if str(err).startswith(where):
+            raise
+        raise ValueError(
+            f"{where}: cannot read the file as an .npz archive of plain arrays ({err}). Only files "
+            "written by Module.save (numpy arrays, no pickled Python objects) can be loaded; "
+            "pickles are refused because loading them can run arbitrary code.") from None
+    record = state.pop(ARCHITECTURE_KEY, None)
+    if record is None:
+        return state, None
+    try:
+        header = json.loads(str(record[()])) if record.ndim == 0 and record.dtype.kind == "U" else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != SAVE_FORMAT:
+        raise ValueError(f"{where}: the file's architecture record ({ARCHITECTURE_KEY}) is not one "
+                         f"Module.save writes (format {SAVE_FORMAT}); the file was changed or written by "
+                         "another tool")
+    return state, header
+
+
+def _layers(spec: Any) -> list[str]:
+    """The computation a rebuildable spec describes, as a flat list of steps ("Linear(2 -> 3)",
+    "relu", ...), so that an MLP, its Value twin and the same Sequential compare equal."""
+    steps: list[str] = []
+    todo = [spec]
+    while todo:  # explicit stack, children pushed in reverse to keep their order
+        s = todo.pop()
+        kind = s["type"]
+        if kind in ("MLP", "ValueMLP"):
+            sizes = s["sizes"]
+            act = _act_step(s["activation"], s["alpha"])
+            for i in range(len(sizes) - 1):
+                steps.append(f"Linear({sizes[i]} -> {sizes[i + 1]})")
+                if i < len(sizes) - 2 and act:
+                    steps.append(act)
+            out = _act_step(s.get("output_activation") or "identity", s["alpha"])
+            steps += [out] if out else []
+        elif kind == "Sequential":
+            todo += [child for _, child in reversed(s["children"])]
+        elif kind in ("Linear", "Layer", "Neuron"):
+            d_out = s.get("d_out", 1)
+            bias = "" if s.get("bias", True) else ", bias=False"
+            steps.append(f"Linear({s['d_in']} -> {d_out}{bias})")
+            act = _act_step(s.get("activation", "identity"), s.get("alpha", 0.0))
+            steps += [act] if act else []
+        else:
+            act = _act_step(kind, s.get("alpha", 0.0))
+            steps += [act] if act else []
+    return steps
+
+
+def _act_step(name: str, alpha: float) -> str:
+    name = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softplus": "softplus",
+            "LeakyReLU": "leaky_relu", "Identity": "identity"}.get(name, name)
+    if name == "identity":
+        return ""
+    return f"leaky_relu(alpha={alpha:g})" if name == "leaky_relu" else name
+
+
+def _unbuildable(spec: Any) -> str | None:
+    """The class name of the first module in ``spec`` that `load` cannot rebuild, or None."""
+    todo = [spec]
+    while todo:
+        s = todo.pop()
+        if not isinstance(s, dict) or s.get("rebuildable") is False or s.get("type") not in _BUILDERS:
+            return str(s.get("type")) if isinstance(s, dict) else repr(s)
+        if s["type"] == "Sequential":
+            todo += [child for _, child in s["children"]]
+    return None
+
+
+def _check_same_architecture(saved: dict[str, Any], own: dict[str, Any], where: str) -> None:
+    if _unbuildable(saved) or _unbuildable(own):
+        return  # a custom module: only the keys and shapes can be compared
+    try:
+        theirs = _layers(saved)
+    except (KeyError, TypeError, IndexError):
+        raise ValueError(f"{where}: the file's architecture record is malformed") from None
+    ours = _layers(own)
+    if theirs != ours:
+        raise ValueError(
+            f"{where}: the file holds another architecture: {', '.join(theirs)}; this model is "
+            f"{', '.join(ours)}. The weights would compute another function; build the model the file "
+            "describes, or let autograd_lite.load(path) rebuild it")
+
+
 # ------------------------------------------------------------------------------- activation modules
 
 class _Activation(Module):
@@ -390,6 +520,10 @@ class _Activation(Module):
 
     def forward(self, x: Any) -> Any:
         return type(self).fn(x)
+
+    def _spec(self) -> dict[str, Any]:
+        simple = (ReLU, Tanh, Sigmoid, Softplus)
+        return {"type": type(self).__name__} if type(self) in simple else super()._spec()
 
 
 class Identity(Module):
@@ -402,6 +536,9 @@ class Identity(Module):
 
     def forward(self, x: Any) -> Any:
         return x
+
+    def _spec(self) -> dict[str, Any]:
+        return {"type": "Identity"} if type(self) is Identity else super()._spec()
 
 
 def _activation_class(name: str, fn: Callable[..., Any]) -> type[_Activation]:
@@ -440,6 +577,9 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}"
+
+    def _spec(self) -> dict[str, Any]:
+        return {"type": "LeakyReLU", "alpha": self.alpha} if type(self) is LeakyReLU else super()._spec()
 
 
 def activation(name: str, alpha: float = 0.01) -> Module:
@@ -495,6 +635,7 @@ def _mlp_plan(mlp: Module, sizes: Sequence[int], activation: str, alpha: float, 
     draws in the same order), the init kind and the init slope; records the hyperparameters."""
     plan = _layer_plan(sizes, activation, output_activation)
     mlp.sizes, mlp.activation_name, mlp.alpha = plan, activation, float(alpha)
+    mlp.output_activation = output_activation
     return plan, np.random.default_rng(seed), _auto_init(init, activation), (
         alpha if activation == "leaky_relu" else 0.0)
 
@@ -550,6 +691,11 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return f"{self.d_in} -> {self.d_out}" + ("" if hasattr(self, "b") else ", bias=False")
 
+    def _spec(self) -> dict[str, Any]:
+        if type(self) is not Linear:
+            return super()._spec()
+        return {"type": "Linear", "d_in": self.d_in, "d_out": self.d_out, "bias": hasattr(self, "b")}
+
 
 class Sequential(Module):
     """Modules applied one after the other; children are named '0', '1', ... or by keyword.
@@ -576,6 +722,15 @@ class Sequential(Module):
         for _, m in self.named_children():
             x = m(x)
         return x
+
+    def _spec(self) -> dict[str, Any]:
+        if type(self) in (MLP, ValueMLP) and isinstance(self, MLP | ValueMLP):  # from their arguments
+            return {"type": type(self).__name__, "sizes": list(self.sizes),
+                    "activation": self.activation_name, "alpha": self.alpha,
+                    "output_activation": self.output_activation}
+        if type(self) is not Sequential:
+            return super()._spec()
+        return {"type": "Sequential", "children": [[n, m._spec()] for n, m in self.named_children()]}
 
     def intermediates(self, x: Any) -> dict[str, Any]:
         """Run forward and return every child's output by name (h^a, h^s, o^a for the seeds' MLP).
@@ -704,6 +859,12 @@ class Neuron(Module):
     def extra_repr(self) -> str:
         return f"{len(self.w)}, {self.activation_name}"
 
+    def _spec(self) -> dict[str, Any]:
+        if type(self) is not Neuron:
+            return super()._spec()
+        return {"type": "Neuron", "d_in": len(self.w), "activation": self.activation_name,
+                "alpha": self.alpha}
+
 
 class Layer(Module):
     """A layer of ``d_out`` `Neuron`s on ``d_in`` inputs: the scalar twin of `Linear` (+ activation).
@@ -766,6 +927,12 @@ class Layer(Module):
         act = "" if self.activation_name == "identity" else f", {self.activation_name}"
         return f"{self.d_in} -> {self.d_out}{act}"
 
+    def _spec(self) -> dict[str, Any]:
+        if type(self) is not Layer:
+            return super()._spec()
+        return {"type": "Layer", "d_in": self.d_in, "d_out": self.d_out, "activation": self.activation_name,
+                "alpha": self.neurons[0].alpha}
+
 
 class ValueMLP(Sequential):
     """The scalar twin of `MLP`: same arguments, names, state dict and (for one seed) initial weights.
@@ -793,3 +960,111 @@ class ValueMLP(Sequential):
                 setattr(self, f"act{i + 1}", _activation_module(activation, alpha))
         if output_activation not in (None, "identity"):
             self.out_act = _activation_module(output_activation, alpha)
+
+
+# ------------------------------------------------------------------------- rebuilding a saved model
+
+def _sizes(spec: dict[str, Any]) -> list[int]:
+    sizes = spec["sizes"]
+    if not isinstance(sizes, list) or len(sizes) < 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+        raise ValueError(f"sizes {sizes!r} are not a list of positive integers")
+    return sizes
+
+
+def _dims(spec: dict[str, Any], d_out: bool = True) -> tuple[int, int]:
+    """(d_in, d_out) of a layer spec (d_out = 1 for a Neuron), checked to be positive integers."""
+    dims = (spec["d_in"], spec["d_out"] if d_out else 1)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in dims):
+        raise ValueError(f"{spec['type']}: sizes {dims} are not positive integers")
+    return dims
+
+
+def _spec_size(spec: dict[str, Any]) -> int:
+    """The number of scalar parameters ``spec`` describes (checked before anything is built, so a
+    file cannot make `load` allocate more than it holds)."""
+    total, todo = 0, [spec]
+    while todo:
+        s = todo.pop()
+        kind = s["type"]
+        if kind in ("MLP", "ValueMLP"):
+            n = _sizes(s)
+            total += sum(a * b + b for a, b in zip(n, n[1:]))
+        elif kind == "Sequential":
+            todo += [child for _, child in s["children"]]
+        elif kind in ("Linear", "Layer", "Neuron"):
+            d_in, d_out = _dims(s, kind != "Neuron")
+            total += d_in * d_out + (d_out if s.get("bias", True) else 0)
+    return total
+
+
+def _build_sequential(spec: dict[str, Any]) -> Module:
+    return Sequential(**{str(name): _build(child) for name, child in spec["children"]})
+
+
+_BUILDERS: dict[str, Any] = {
+    "MLP": lambda s: MLP(_sizes(s), s["activation"], s["alpha"], "zeros", None, s["output_activation"]),
+    "ValueMLP": lambda s: ValueMLP(_sizes(s), s["activation"], s["alpha"], "zeros", None,
+                                   s["output_activation"]),
+    "Sequential": _build_sequential,
+    "Linear": lambda s: Linear(*_dims(s), init="zeros", bias=bool(s["bias"])),
+    "Layer": lambda s: Layer(*_dims(s), activation=s["activation"], alpha=s["alpha"], init="zeros"),
+    "Neuron": lambda s: Neuron(_dims(s, False)[0], s["activation"], s["alpha"], init="zeros"),
+    "LeakyReLU": lambda s: LeakyReLU(s["alpha"]),
+    "ReLU": lambda s: ReLU(), "Tanh": lambda s: Tanh(), "Sigmoid": lambda s: Sigmoid(),
+    "Softplus": lambda s: Softplus(), "Identity": lambda s: Identity(),
+}
+
+
+def _build(spec: dict[str, Any]) -> Module:
+    return _BUILDERS[spec["type"]](spec)  # type: ignore[no-any-return]
+
+
+def load(path: str | os.PathLike[str]) -> Module:
+    """Rebuild the model saved by `Module.save` from the file alone: architecture and weights.
+
+    Works for the library's modules (`MLP`, `ValueMLP`, `Sequential` of `Linear` and activation
+    layers, `Layer`, `Neuron`); a file saved from your own `Module` subclass names the class to
+    build before calling its ``.load(path)``. Pickles are refused, as by `Module.load`; parameters
+    come back with the dtypes they were saved with.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> MLP([2, 3, 2], activation="tanh", seed=0).save(path)
+        >>> load(path)
+        MLP(
+          (fc1): Linear(2 -> 3)
+          (act1): Tanh()
+          (fc2): Linear(3 -> 2)
+        )
+        n_params = 17
+    """
+    where = f"load({os.fspath(path)!r})"
+    state, header = _read_npz(path, where)
+    if header is None:
+        raise ValueError(f"{where}: the file has no architecture record (written by an older version or by "
+                         "np.savez); build the model yourself and call model.load(path)")
+    spec = header.get("model")
+    missing = _unbuildable(spec)
+    if missing is not None:
+        raise ValueError(f"{where}: the file holds a {missing} model, which cannot be rebuilt from the file "
+                         f"alone (only the library's modules can); build {missing}(...) yourself and call "
+                         "its .load(path)")
+    assert isinstance(spec, dict)
+    try:
+        expected = _spec_size(spec)
+        held = sum(int(a.size) for a in state.values())
+        if expected != held:
+            raise ValueError(f"it describes {expected:,} parameters but the file holds {held:,}")
+        model = _build(spec)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{where}: the file's architecture record is malformed ({err})") from None
+    try:
+        model.load_state_dict(state)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    for name, p in model.named_parameters():  # float32 weights come back as float32
+        if isinstance(p, Tensor) and name in state and state[name].dtype != p.data.dtype:
+            p.data = p.data.astype(state[name].dtype)
+    return model

@@ -1,6 +1,10 @@
 """Training: `fit` (the seeds' batch gradient descent on R̃ = R̂ + penalty, with a progress bar),
 `History`, `predict`, `accuracy` and a decision-boundary plot for 2-D data.
 
+Nothing is lost: Ctrl-C returns the finished epochs' `History` (``history.stopped`` says why),
+an error in a callback carries it as ``err.history``, and a diverging loss restores the last
+finite parameters with a `DivergenceWarning`.
+
 Example:
     >>> from autograd_lite.nn import MLP
     >>> from autograd_lite.optim import Adam
@@ -20,8 +24,10 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,9 +35,11 @@ import numpy as np
 from ..core.engine import Node, no_grad
 from ..core.tensor import Tensor
 from . import losses as L
+from .files import atomic_write
 from .optim import SGD, Optimizer
 
-__all__ = ["History", "accuracy", "fit", "outputs", "plot_decision_boundary", "predict", "predict_proba"]
+__all__ = ["DivergenceWarning", "History", "TrainingStoppedWarning", "accuracy", "fit", "outputs",
+           "plot_decision_boundary", "predict", "predict_proba"]
 
 LOSSES: dict[str, Callable[..., Any]] = {
     "cross_entropy": L.cross_entropy,
@@ -39,6 +47,39 @@ LOSSES: dict[str, Callable[..., Any]] = {
     "binary_cross_entropy_with_logits": L.binary_cross_entropy_with_logits,
     "hinge": L.hinge,
 }
+#: how a classification loss turns outputs into predicted labels (accuracy is recorded for these)
+_PREDICTION = {L.cross_entropy: "argmax", L.binary_cross_entropy_with_logits: "binary", L.hinge: "sign"}
+#: seconds between two progress lines when stderr is not a terminal (CI logs, files, notebooks)
+LINE_EVERY = 5.0
+
+
+class TrainingStoppedWarning(RuntimeWarning):
+    """`fit` stopped before its last epoch (Ctrl-C); the returned `History` holds the finished epochs.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():   # e.g. a script that reports the stop itself
+        ...     warnings.simplefilter("ignore", TrainingStoppedWarning)
+        >>> issubclass(DivergenceWarning, TrainingStoppedWarning)
+        True
+    """
+
+
+class DivergenceWarning(TrainingStoppedWarning):
+    """`fit` stopped because the loss became NaN or infinite; the last finite parameters were restored.
+
+    Example:
+        >>> import warnings, numpy as np
+        >>> from autograd_lite.nn import MLP
+        >>> from autograd_lite.optim import SGD
+        >>> model = MLP([1, 1], seed=0)
+        >>> X, y = np.array([[1e3], [-1e3]]), np.array([[1.0], [-1.0]])
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     h = fit(model, X, y, loss="mse", optimizer=SGD(model, lr=10.0), epochs=50, progress=False)
+        >>> h.stopped, caught[-1].category.__name__, bool(np.isfinite(model.fc1.W.data).all())
+        ('diverged', 'DivergenceWarning', True)
+    """
 
 
 # --------------------------------------------------------------------------------------- History
@@ -47,10 +88,14 @@ LOSSES: dict[str, Callable[..., Any]] = {
 class History:
     """Per-epoch training record returned by `fit`.
 
-    ``loss``: the empirical risk R̂ on the training data (mean over the epoch's batches, measured
-    during the epoch); ``objective``: R̂ + penalty (what the optimizer minimizes); ``accuracy``:
-    training accuracy (classification only); ``val_loss`` / ``val_accuracy``: on the validation data
-    at the end of each epoch (empty without ``validation=``). ``seconds``: wall time per epoch.
+    Every column is measured at the same point: at the end of the epoch, with the parameters after
+    its last update, on the whole data set (not a running mean of batch losses as in Keras), so
+    train and validation curves compare directly. ``loss``: the empirical risk R̂ on the training
+    data; ``objective``: R̂ + penalty (what the optimizer minimizes); ``accuracy``: training accuracy
+    (classification losses only); ``val_loss`` / ``val_accuracy``: the same on the validation data
+    (empty without ``validation=``). ``seconds``: wall time per epoch. ``stopped``: None when every
+    epoch ran, else why training ended early ("callback", "interrupted" or "diverged", explained
+    in ``stop_message``).
 
     Example:
         >>> h = History(epoch=[1, 2], loss=[0.7, 0.5], objective=[0.7, 0.5], accuracy=[0.5, 0.75])
@@ -68,6 +113,8 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    stopped: str | None = None
+    stop_message: str = ""
 
     def columns(self) -> dict[str, list[Any]]:
         """The non-empty columns in display order (``seconds`` left out).
@@ -105,6 +152,8 @@ class History:
             cells = [str(cols["epoch"][i]).rjust(widths["epoch"])]
             cells += [_cell(cols[n][i]).rjust(widths[n]) for n in cols if n != "epoch"]
             lines.append("  ".join(cells))
+        if self.stopped:
+            lines.append(f"stopped early ({self.stopped}): {self.stop_message}".rstrip(": "))
         return "\n".join(lines)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
@@ -120,7 +169,7 @@ class History:
         cols = self.columns()
         if self.seconds:
             cols["seconds"] = self.seconds
-        with open(path, "w", newline="") as f:
+        with atomic_write(path, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(list(cols))
             for i in range(len(self)):
@@ -130,8 +179,10 @@ class History:
              val_name: str = "validation") -> Any:
         """Loss (and accuracy, when recorded) against epochs with matplotlib; returns the Figure.
 
-        With ``path`` the figure is saved there (PNG, SVG, PDF by suffix) and closed. ``val_name``
-        names the validation curves in the legend (e.g. "test" when the test split was passed).
+        With ``path`` the figure is saved there (PNG, SVG, PDF by suffix; all or nothing) and
+        closed. ``val_name`` names the validation curves in the legend (e.g. "test" when the test
+        split was passed). A loss spanning more than a factor 20 gets a log axis labelled down to
+        its smallest value. As the last line of a notebook cell the figure is shown once.
         Needs matplotlib (``pip install "autograd_lite[notebooks]"``).
 
         Example:
@@ -147,15 +198,19 @@ class History:
         n_panels = 2 if self.accuracy or self.val_accuracy else 1
         fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 3.8), squeeze=False)
         ax = axes[0][0]
+        curves = [self.loss]
         ax.plot(self.epoch, self.loss, label="train loss R̂")
         if any(abs(o - v) > 1e-12 for o, v in zip(self.objective, self.loss)):
             ax.plot(self.epoch, self.objective, "--", label="objective R̂ + penalty")
+            curves.append(self.objective)
         if self.val_loss:
             ax.plot(self.epoch, self.val_loss, label=f"{val_name} loss")
-        ax.set_xlabel("epoch")
+            curves.append(self.val_loss)
+        ax.set_xlabel("epoch (losses measured at the end of each epoch)")
         ax.set_ylabel("loss")
-        if min(self.loss) > 0 and max(self.loss) / min(self.loss) > 20:
-            ax.set_yscale("log")
+        finite = [v for c in curves for v in c if math.isfinite(v)]
+        if finite and min(finite) > 0 and max(finite) / min(finite) > 20:
+            _log_axis(ax, min(finite), max(finite))
         ax.grid(True, alpha=0.3)
         ax.legend()
         if n_panels == 2:
@@ -173,9 +228,57 @@ class History:
             fig.suptitle(title)
         fig.tight_layout()
         if path is not None:
-            fig.savefig(path, dpi=110)
+            _save_figure(fig, path, dpi=110)
             plt.close(fig)
-        return fig
+        return _shown_once(fig)
+
+
+def _log_axis(ax: Any, low: float, high: float) -> None:
+    """A log y axis from the decade below ``low`` to the decade above ``high``, with readable
+    labels (0.02, 0.05, 0.1, ...; 1, 2 and 5 per decade when it spans at most three decades), so
+    the smallest loss is always above a labelled tick."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    bottom = 10.0 ** math.floor(math.log10(low))
+    top = 10.0 ** math.ceil(math.log10(high))
+    top = top * 10 if top == bottom else top
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    subs = (1.0, 2.0, 5.0) if top / bottom <= 1e3 else (1.0,)
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=subs))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _save_figure(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> None:
+    """``fig.savefig`` all or nothing (the format from the suffix, PNG without one)."""
+    fmt = Path(path).suffix.lower().lstrip(".") or "png"
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt, **kwargs)
+
+
+def _shown_once(fig: Any) -> Any:
+    """Let a notebook show ``fig`` once when it is a cell's last value.
+
+    Jupyter's inline backend already shows every open pyplot figure at the end of the cell; the
+    returned Figure would be drawn a second time by the display hook. IPython asks an object's
+    ``_ipython_display_`` first, so the figure displays itself only when no backend will.
+    """
+    def _ipython_display_() -> None:
+        import matplotlib
+        import matplotlib.pyplot as plt
+
+        backend = str(matplotlib.get_backend()).lower()
+        static = backend in ("agg", "pdf", "ps", "svg", "pgf", "cairo", "template")
+        if plt.fignum_exists(getattr(fig, "number", -1)) and not static:
+            return  # the backend shows it (inline: at the end of the cell; a window or widget: now)
+        from IPython.core.pylabtools import print_figure
+        from IPython.display import display
+
+        display({"image/png": print_figure(fig, "png")}, raw=True)
+
+    fig._ipython_display_ = _ipython_display_
+    return fig
 
 
 def _cell(x: float) -> str:
@@ -293,23 +396,40 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
 
 # ------------------------------------------------------------------------------------- progress bar
 
-class _TextBar:
-    """Fallback when tqdm is missing: a line on stderr about every 10% of the epochs."""
+class _LineBar:
+    """The bar where stderr is not a terminal (CI logs, files, notebooks): whole lines, never
+    ``\\r``: after the first epoch, then at most one every `LINE_EVERY` seconds, and the final state."""
 
-    def __init__(self, total: int, desc: str) -> None:
-        self.total, self.desc, self.n, self.post = total, desc, 0, ""
-        self.every = max(1, total // 10)
+    def __init__(self, total: int, desc: str, stream: Any) -> None:
+        self.total, self.desc, self.stream, self.n, self.post = total, desc, stream, 0, ""
+        self.start = self.last = time.monotonic()
+        self.written = -1
+        encoding = str(getattr(stream, "encoding", "") or "").lower()
+        self.ascii = "utf" not in encoding
 
     def set_postfix(self, post: dict[str, str]) -> None:
         self.post = ", ".join(f"{k}={v}" for k, v in post.items())
 
     def update(self, n: int = 1) -> None:
         self.n += n
-        if self.n % self.every == 0 or self.n == self.total:
-            print(f"{self.desc}: {self.n}/{self.total} epochs {self.post}", file=sys.stderr)
+        now = time.monotonic()
+        if self.n == 1 or self.n == self.total or now - self.last >= LINE_EVERY:
+            self._write(now)
 
     def close(self) -> None:
-        pass
+        if self.written != self.n:  # stopped early: leave the state it stopped in
+            self._write(time.monotonic())
+
+    def _write(self, now: float) -> None:
+        self.last, self.written = now, self.n
+        try:
+            from tqdm.std import tqdm
+
+            line = tqdm.format_meter(self.n, self.total, now - self.start, prefix=self.desc, unit="epoch",
+                                     postfix=self.post or None, ascii=self.ascii)
+        except ImportError:  # pragma: no cover - tqdm is installed with the notebooks/dev extras
+            line = f"{self.desc}: {self.n}/{self.total} epochs [{now - self.start:.1f}s, {self.post}]"
+        print(line, file=self.stream, flush=True)
 
 
 class _NoBar:
@@ -324,26 +444,22 @@ class _NoBar:
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
-    """tqdm.auto's bar: a widget in Jupyter (when ipywidgets is installed), else the text bar.
-
-    Without ipywidgets, importing tqdm.auto in a notebook warns ("IProgress not found") and falls
-    back to the text bar anyway, so the text bar is used directly and nothing warns.
-    """
+    """tqdm's bar on a terminal; elsewhere (CI logs, files, notebooks) `_LineBar`, whose saved
+    output ends with the final state instead of a stale 0%."""
     if not enabled:
         return _NoBar()
-    try:
-        import importlib.util
-
-        if importlib.util.find_spec("ipywidgets") is not None:
-            from tqdm.auto import tqdm
-        else:
+    stream = sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if callable(isatty) and isatty():
+        try:
             from tqdm.std import tqdm
-    except ImportError:  # pragma: no cover - tqdm is installed with the notebooks/dev extras
-        return _TextBar(total, desc)
-    return tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True)
+        except ImportError:  # pragma: no cover - tqdm is installed with the notebooks/dev extras
+            return _LineBar(total, desc, stream)
+        return tqdm(total=total, desc=desc, unit="epoch", dynamic_ncols=True, file=stream)
+    return _LineBar(total, desc, stream)
 
 
-# ---------------------------------------------------------------------------------------------- fit
+# ------------------------------------------------------------------------------------- fit: checks
 
 def _loss_fn(loss: str | Callable[..., Any]) -> Callable[..., Any]:
     if callable(loss):
@@ -361,13 +477,180 @@ def _batches(n: int, batch_size: int | None, shuffle: bool, rng: np.random.Gener
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _evaluate(model: Any, loss_fn: Callable[..., Any], X: np.ndarray, y: np.ndarray,
-              classify: bool) -> tuple[float, float | None]:
-    with no_grad():
-        out = model(X)
-        value = float(loss_fn(out, y).item())
-    acc = float(np.mean(_labels_from(_raw(out)) == y.reshape(len(y)))) if classify else None
-    return value, acc
+def _check_optimizer(model: Any, optimizer: Any) -> None:
+    """Refuse an optimizer that would update other tensors than this model's (training would do nothing)."""
+    params = getattr(optimizer, "params", None)
+    if not callable(getattr(optimizer, "step", None)) or params is None:
+        raise TypeError(f"fit: optimizer must be an Optimizer (e.g. SGD(model.parameters(), lr=0.1)), "
+                        f"got {type(optimizer).__name__}")
+    if not callable(getattr(model, "parameters", None)):
+        return
+    own = {id(p) for p in model.parameters()}
+    foreign = [i for i, p in enumerate(params) if id(p) not in own]
+    if foreign:
+        raise ValueError(
+            f"fit: {len(foreign)} of the optimizer's {len(params)} parameters are not parameters of this "
+            f"{type(model).__name__} (it has {len(own)}), so training would not change the model. Build the "
+            f"optimizer from the model you train: {type(optimizer).__name__}(model.parameters(), lr=...)")
+
+
+def _prediction(loss_fn: Callable[..., Any], ya: np.ndarray, record_accuracy: bool | None) -> str | None:
+    """How outputs become labels for the accuracy column, or None (no accuracy is recorded).
+
+    Automatic: integer labels with a classification loss. A regression loss (mse) records no
+    accuracy even with integer targets; a custom loss function is decided by the outputs' shape
+    on the first batch ("auto").
+    """
+    integer = ya.dtype.kind in "iu"
+    if record_accuracy is False:
+        return None
+    if record_accuracy and not integer:
+        raise ValueError(f"fit: record_accuracy=True needs integer class labels, but y has dtype {ya.dtype}")
+    if loss_fn in _PREDICTION:
+        return _PREDICTION[loss_fn] if integer else None
+    if record_accuracy:
+        return "argmax"
+    if loss_fn is L.mse or not integer:
+        return None
+    return "auto"
+
+
+def _labels(scores: np.ndarray, how: str) -> np.ndarray:
+    if how == "sign":  # hinge: labels are -1 / +1
+        return np.where(scores.reshape(len(scores)) > 0, 1, -1)
+    return _labels_from(scores)
+
+
+def _check_validation(validation: Any, Xa: np.ndarray, ya: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The validation pair, checked against the training data before any update."""
+    if validation is None:
+        return None
+    if not isinstance(validation, tuple | list) or len(validation) != 2:
+        raise ValueError("fit: validation must be a pair (X_val, y_val)")
+    Xv, yv = _check_xy(validation[0], validation[1], "fit(validation)")
+    assert yv is not None
+    if len(Xv) == 0:
+        raise ValueError("fit(validation): no validation examples; pass validation=None to skip it")
+    if Xv.shape[1] != Xa.shape[1]:
+        raise ValueError(f"fit(validation): X_val has {Xv.shape[1]} columns but the training X has "
+                         f"{Xa.shape[1]}; both need one column per input feature")
+    if yv.shape[1:] != ya.shape[1:]:
+        raise ValueError(f"fit(validation): y_val has shape {yv.shape} but the training y has shape "
+                         f"{ya.shape}; each example needs a target of the same shape")
+    if (ya.dtype.kind in "iu") != (yv.dtype.kind in "iu"):
+        raise ValueError(f"fit(validation): y_val has dtype {yv.dtype} but the training y has dtype "
+                         f"{ya.dtype}; pass labels of the same kind (e.g. y_val.astype(int))")
+    return Xv, yv
+
+
+# ---------------------------------------------------------------------------------------- fit: loop
+
+class _Run:
+    """One training run: the steps, the end-of-epoch measurements, the last finite parameters."""
+
+    def __init__(self, model: Any, optimizer: Any, loss_fn: Callable[..., Any],
+                 regularizer: Callable[[Any], Any] | None, predict: str | None) -> None:
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.regularizer, self.predict = regularizer, predict
+        self.params: list[Node] = list(optimizer.params)
+        self.saved: list[Any] | None = None  # the parameters before the last update (finite loss)
+        self.updating = False
+        self.where = ""
+
+    def _objective(self, out: Any, y: np.ndarray) -> tuple[Any, Any]:
+        data_loss = self.loss_fn(out, y)
+        penalty = self.regularizer(self.model) if self.regularizer is not None else None
+        return data_loss, (data_loss + penalty if penalty is not None else data_loss)
+
+    def step(self, Xb: np.ndarray, yb: np.ndarray) -> float:
+        """One update; returns the objective before it (NaN/inf: no update was made)."""
+        self.optimizer.zero_grad()
+        out = self.model(Xb)
+        if self.predict == "auto":  # a custom loss: class scores (2+ columns) and 1-D integer labels
+            raw = _raw(out)
+            self.predict = "argmax" if raw.ndim == 2 and raw.shape[1] > 1 and yb.ndim == 1 else None
+        _, objective = self._objective(out, yb)
+        value = float(objective.item())
+        if not math.isfinite(value):
+            return value
+        objective.backward()
+        self.saved = [p.data.copy() if isinstance(p.data, np.ndarray) else p.data for p in self.params]
+        self.updating = True
+        self.optimizer.step()
+        self.updating = False
+        return value
+
+    def restore(self) -> bool:
+        """Put back the parameters saved before the last update; False when there were none."""
+        if self.saved is None:
+            return False
+        for p, v in zip(self.params, self.saved):
+            if isinstance(p.data, np.ndarray):
+                p.data[...] = v
+            else:
+                p.data = v
+        self.updating = False
+        return True
+
+    def measure(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float, float | None]:
+        """(R̂, R̂ + penalty, accuracy or None) with the current parameters, in eval mode."""
+        mode = getattr(self.model, "training", None)
+        if mode is not None:
+            self.model.eval()
+        try:
+            with no_grad():
+                out = self.model(X)
+                data_loss, objective = self._objective(out, y)
+                loss, obj = float(data_loss.item()), float(objective.item())
+        finally:
+            if mode is not None:
+                self.model.train(mode)
+        acc = None
+        if self.predict not in (None, "auto"):
+            acc = float(np.mean(_labels(_raw(out), str(self.predict)) == y.reshape(len(y))))
+        return loss, obj, acc
+
+    def diverged(self, value: float, epochs_done: int, lr: Any) -> str:
+        """Restore the last finite parameters; the message for the warning."""
+        restored = self.restore()
+        if not restored:
+            return (f"fit: the loss is {value} at {self.where}, before any update, so the data, the "
+                    "targets or the loss is at fault, not the learning rate; check them for huge values "
+                    "(scale the inputs) or labels the loss does not expect. The model was not changed.")
+        return (f"fit: the loss became {value} at {self.where}; training diverged and stopped. The "
+                f"parameters were restored to their last finite values (before the last update) and "
+                f"the History keeps the {epochs_done} finished epoch(s). Fix: lower the learning rate "
+                f"(now {lr}) or scale the inputs.")
+
+
+def _record(history: History, epoch: int, seconds: float, train: tuple[float, float, float | None],
+            val: tuple[float, float, float | None] | None) -> dict[str, str]:
+    """Append one epoch to the history; returns the progress bar's postfix."""
+    history.epoch.append(epoch)
+    history.loss.append(train[0])
+    history.objective.append(train[1])
+    post = {"loss": f"{train[0]:.4f}"}
+    if train[2] is not None:
+        history.accuracy.append(train[2])
+        post["acc"] = f"{train[2]:.3f}"
+    if val is not None:
+        history.val_loss.append(val[0])
+        post["val_loss"] = f"{val[0]:.4f}"
+        if val[2] is not None:
+            history.val_accuracy.append(val[2])
+            post["val_acc"] = f"{val[2]:.3f}"
+    history.seconds.append(seconds)
+    return post
+
+
+def _attach(err: BaseException, history: History) -> None:
+    """Hand the finished epochs to whoever catches ``err`` (as ``err.history``)."""
+    try:
+        err.history = history  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - an exception type with __slots__
+        return
+    err.add_note(f"fit: the History of the {len(history)} finished epoch(s) is on this error as err.history")
 
 
 def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_entropy",
@@ -375,21 +658,29 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
         regularizer: Callable[[Any], Any] | None = None,
         validation: tuple[Any, Any] | None = None, shuffle: bool = True, seed: int | None = 0,
         progress: bool = True, desc: str = "training",
-        callback: Callable[[int, History], Any] | None = None) -> History:
+        callback: Callable[[int, History], Any] | None = None,
+        record_accuracy: bool | None = None) -> History:
     """Train ``model`` on (X, y) by gradient descent on R̃ = R̂ + regularizer(model); returns a `History`.
 
     Each step: zero the gradients, forward the batch, loss (+ penalty), ``backward()``,
     ``optimizer.step()``. ``batch_size=None`` is full-batch (the seeds' batch gradient descent);
     an integer gives shuffled mini-batches (``seed`` fixes the order). ``optimizer`` defaults to
-    ``SGD(model.parameters(), lr=0.1)``. ``loss``: "cross_entropy" (default), "mse",
-    "binary_cross_entropy_with_logits", "hinge" or a function (outputs, y) -> scalar node.
-    ``validation=(X_val, y_val)`` is evaluated after every epoch. Accuracy is recorded when ``y``
-    holds integer class labels. A `tqdm.auto` bar (notebook widget or terminal) shows loss and
-    accuracy; ``progress=False`` silences it. ``callback(epoch, history)`` runs after each epoch;
-    returning True stops training. A non-finite loss stops with a `FloatingPointError` (lower the
-    learning rate); the history so far is on the error as ``err.history``.
+    ``SGD(model.parameters(), lr=0.1)`` and must update this model's parameters. ``loss``:
+    "cross_entropy" (default), "mse", "binary_cross_entropy_with_logits", "hinge" or a function
+    (outputs, y) -> scalar node. After each epoch the loss (and accuracy) is measured on the whole
+    training set and on ``validation=(X_val, y_val)`` with the same parameters; the validation data
+    is checked (width, labels, one evaluation) before the first update. Accuracy is recorded for
+    integer labels with a classification loss (``record_accuracy`` forces it on or off).
 
-    Works with `Tensor` models (`MLP`) and with `Value` models (`ValueMLP`, small data only).
+    Nothing is lost: the loss is checked at every step, and a NaN/inf loss restores the
+    parameters of the last finite step, warns (`DivergenceWarning`, with the epoch and step) and
+    returns the finished epochs. Ctrl-C returns them too (a `TrainingStoppedWarning`); an error in
+    ``callback`` or the loss carries them as ``err.history``; ``history.stopped`` says why training
+    ended early. A half-done update is undone, so the model is always usable.
+
+    ``progress``: tqdm's bar on a terminal; elsewhere (logs, notebooks) a line every few seconds
+    and the final state. ``callback(epoch, history)`` runs after each epoch; returning True stops
+    training. Works with `Tensor` models (`MLP`) and `Value` models (`ValueMLP`, small data only).
 
     Example:
         >>> import numpy as np
@@ -398,9 +689,67 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
         >>> X = np.array([[0.0, 1.0], [1.0, 0.0]]); y = np.array([0, 1])
         >>> model = MLP([2, 4, 2], activation="leaky_relu", seed=0)
         >>> h = fit(model, X, y, epochs=50, regularizer=ElasticNet(l1=1e-4, l2=1e-4), progress=False)
-        >>> len(h), h.loss[-1] < h.loss[0], accuracy(model, X, y)
-        (50, True, 1.0)
+        >>> len(h), h.loss[-1] < h.loss[0], accuracy(model, X, y), h.stopped
+        (50, True, 1.0, None)
     """
+    Xa, ya, loss_fn, optimizer = _check_fit(model, X, y, loss, optimizer, epochs, batch_size)
+    val = _check_validation(validation, Xa, ya)
+    run = _Run(model, optimizer, loss_fn, regularizer, _prediction(loss_fn, ya, record_accuracy))
+    if val is not None:
+        try:
+            run.measure(*val)
+        except (ValueError, TypeError) as err:
+            raise type(err)(f"fit(validation): {err}") from None
+    rng = np.random.default_rng(seed)
+    history = History()
+    bar = _progress(epochs, desc, progress)
+    stop: tuple[str, str] | None = None
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            batches = _batches(len(Xa), batch_size, shuffle, rng)
+            for k, idx in enumerate(batches, 1):
+                run.where = f"epoch {epoch}, step {k} of {len(batches)}"
+                value = run.step(Xa[idx], ya[idx])
+                if not math.isfinite(value):
+                    break
+            else:
+                run.where = f"the end of epoch {epoch} (after its last update)"
+                train = run.measure(Xa, ya)
+                value = train[1]
+            if not math.isfinite(value):
+                stop = ("diverged", run.diverged(value, len(history), getattr(optimizer, "lr", "?")))
+                break
+            vals = run.measure(*val) if val is not None else None
+            bar.set_postfix(_record(history, epoch, time.perf_counter() - start, train, vals))
+            bar.update(1)
+            if callback is not None and callback(epoch, history):
+                stop = ("callback", f"the callback returned True after epoch {epoch}")
+                break
+    except KeyboardInterrupt:
+        if run.updating:
+            run.restore()  # Ctrl-C in the middle of an update: undo the half-done part
+        stop = ("interrupted", f"interrupted (Ctrl-C) at {run.where or 'the start'}; the History keeps "
+                f"the {len(history)} finished epoch(s) and the model the parameters of its last full step")
+    except Exception as err:
+        if run.updating:
+            run.restore()
+        _attach(err, history)
+        raise
+    finally:
+        bar.close()
+    if stop is not None:
+        history.stopped, history.stop_message = stop
+        if stop[0] == "diverged":
+            warnings.warn(stop[1], DivergenceWarning, stacklevel=2)
+        elif stop[0] == "interrupted":
+            warnings.warn(f"fit: {stop[1]}", TrainingStoppedWarning, stacklevel=2)
+    return history
+
+
+def _check_fit(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, epochs: Any, batch_size: Any
+               ) -> tuple[np.ndarray, np.ndarray, Callable[..., Any], Any]:
+    """fit's argument checks (everything before the first update)."""
     Xa, ya = _check_xy(X, y, "fit")
     assert ya is not None
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -412,66 +761,10 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     if len(Xa) == 0:
         raise ValueError("fit: no training examples")
     loss_fn = _loss_fn(loss)
-    classify = ya.dtype.kind in "iu"
     if optimizer is None:
         optimizer = SGD(model.parameters(), lr=0.1)
-    val = None
-    if validation is not None:
-        if not isinstance(validation, tuple | list) or len(validation) != 2:
-            raise ValueError("fit: validation must be a pair (X_val, y_val)")
-        Xv, yv = _check_xy(validation[0], validation[1], "fit(validation)")
-        assert yv is not None
-        val = (Xv, yv)
-    rng = np.random.default_rng(seed)
-    history = History()
-    bar = _progress(epochs, desc, progress)
-    try:
-        for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            total_loss = total_obj = 0.0
-            correct = 0
-            for idx in _batches(len(Xa), batch_size, shuffle, rng):
-                Xb, yb = Xa[idx], ya[idx]
-                optimizer.zero_grad()
-                out = model(Xb)
-                data_loss = loss_fn(out, yb)
-                objective = data_loss + regularizer(model) if regularizer is not None else data_loss
-                objective.backward()
-                optimizer.step()
-                nb = len(idx)
-                total_loss += float(data_loss.item()) * nb
-                total_obj += float(objective.item()) * nb
-                if classify:
-                    correct += int(np.sum(_labels_from(_raw(out)) == yb.reshape(nb)))
-            history.epoch.append(epoch)
-            history.loss.append(total_loss / len(Xa))
-            history.objective.append(total_obj / len(Xa))
-            if classify:
-                history.accuracy.append(correct / len(Xa))
-            post: dict[str, str] = {"loss": f"{history.loss[-1]:.4f}"}
-            if classify:
-                post["acc"] = f"{history.accuracy[-1]:.3f}"
-            if val is not None:
-                v_loss, v_acc = _evaluate(model, loss_fn, val[0], val[1], classify)
-                history.val_loss.append(v_loss)
-                post["val_loss"] = f"{v_loss:.4f}"
-                if v_acc is not None:
-                    history.val_accuracy.append(v_acc)
-                    post["val_acc"] = f"{v_acc:.3f}"
-            history.seconds.append(time.perf_counter() - start)
-            bar.set_postfix(post)  # a dict keeps the order loss, acc, val_loss, val_acc
-            bar.update(1)
-            if not math.isfinite(history.objective[-1]):
-                err = FloatingPointError(
-                    f"fit: the loss became {history.objective[-1]} at epoch {epoch}; training diverged. "
-                    f"Lower the learning rate (now {getattr(optimizer, 'lr', '?')}) or scale the inputs.")
-                err.history = history  # type: ignore[attr-defined]
-                raise err
-            if callback is not None and callback(epoch, history):
-                break
-    finally:
-        bar.close()
-    return history
+    _check_optimizer(model, optimizer)
+    return Xa, ya, loss_fn, optimizer
 
 
 # ------------------------------------------------------------------------------- decision boundary
@@ -524,7 +817,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, resolution: int = 200,
     ax.set_title(title or f"decision boundary (accuracy {acc:.1%})")
     ax.legend(loc="best", fontsize=8)
     if path is not None:
-        ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+        _save_figure(ax.figure, path, dpi=110, bbox_inches="tight")
         if own:
             plt.close(ax.figure)
     return ax

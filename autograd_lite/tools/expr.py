@@ -17,16 +17,20 @@ Example:
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import operator
+import re
 import sys
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..core.engine import Node
 from ..core.rules import RULES
 from ..core.value import Value
+from ..models.files import OutputPathError, make_folder
 
 __all__ = ["FUNCTIONS", "Expression", "ExpressionError", "evaluate", "parse_expression"]
 
@@ -278,10 +282,18 @@ GRAPH_EPILOG = """\
 values: give each name of the expression a number, as --NAME VALUE, --NAME=VALUE,
 NAME=VALUE or --var NAME=VALUE (e.g. --x 0.5 --w -1 --b 2).
 
+output: the expression's value is called f (or g, h, F if the expression uses f); name it
+yourself with "NAME = expression", e.g. "L = (w*x - t)**2" prints dL/dw.
+
+file: the format is --format if given, else the suffix of -o (.svg, .png, .pdf, .dot or .gv),
+else svg. The file written is exactly -o; an -o without a suffix gets the format's suffix, and
+an -o whose suffix names another format than --format is refused. Without -o: graph.FORMAT in
+the current folder. The folder of -o must exist; only its last level is created.
+
 examples:
   python -m autograd_lite graph "tanh(w*x + b)" --x 0.5 --w -1 --b 2 -o graph.svg
   python -m autograd_lite graph "sigmoid(a*b) + log(b)" --a 2 --b 3 -o graph.png --rules
-  python -m autograd_lite graph "x**2 * exp(-x)" --x 1.5 -o graph.dot   # no Graphviz needed
+  python -m autograd_lite graph "L = x**2 * exp(-x)" --x 1.5 -o graph.dot   # no Graphviz needed
 
 An expression starting with '-' must start with a space (" -x*y") so it is not read as an option.
 """
@@ -289,6 +301,22 @@ An expression starting with '-' must start with a space (" -x*y") so it is not r
 _FLAGS_WITH_VALUE = {"-o": "output", "--output": "output", "--format": "format",
                      "--rankdir": "rankdir"}
 _SWITCHES = {"--rules": "rules", "--no-edge-grads": "no_edge_grads"}
+_KNOWN_FLAGS = (*_FLAGS_WITH_VALUE, *_SWITCHES, "--var", "--help")
+#: graph formats by file suffix (.gv is the other usual suffix of DOT files)
+GRAPH_SUFFIXES = {"svg": "svg", "png": "png", "pdf": "pdf", "dot": "dot", "gv": "dot"}
+#: names given to the expression's value, the first one the expression does not use
+OUTPUT_NAMES = ("f", "g", "h", "F")
+
+
+def did_you_mean(flag: str, known: Iterable[str] = _KNOWN_FLAGS) -> str:
+    """" (did you mean --X?)" for a mistyped option close to a known one, else "".
+
+    Example:
+        >>> did_you_mean("--rule")
+        ' (did you mean --rules?)'
+    """
+    close = difflib.get_close_matches(flag.partition("=")[0], list(known), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def parse_values(tokens: list[str]) -> tuple[dict[str, float], dict[str, Any]]:
@@ -331,20 +359,20 @@ def parse_values(tokens: list[str]) -> tuple[dict[str, float], dict[str, Any]]:
                 values[_name(name)] = _float(name, tokens[i])
                 i += 1
             else:
-                raise ExpressionError(f"--{name} needs a value, e.g. --{name} 0.5")
+                raise ExpressionError(f"--{name} needs a value, e.g. --{name} 0.5{did_you_mean(key)}")
             continue
         if eq and not tok.startswith("-"):
             values[_name(key)] = _float(key, inline)
             continue
         raise ExpressionError(f"unexpected argument {tok!r}; give values as --NAME VALUE "
-                              "(e.g. --x 0.5)")
+                              f"(e.g. --x 0.5){did_you_mean(tok)}")
     return values, options
 
 
 def _name(name: str) -> str:
     if not name.isidentifier() or name.startswith("_") or name in FUNCTIONS:
         raise ExpressionError(f"{name!r} cannot be a variable name; use letters, digits and _ "
-                              "(not starting with _ and not a function name)")
+                              f"(not starting with _ and not a function name){did_you_mean('--' + name)}")
     return name
 
 
@@ -352,11 +380,72 @@ def _float(name: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ExpressionError(f"--{name} {text!r}: not a number") from None
+        raise ExpressionError(f"--{name} {text!r}: not a number{did_you_mean('--' + name)}") from None
+
+
+def split_output_name(text: str) -> tuple[str | None, str]:
+    """``"L = (w*x - t)**2"`` -> ``("L", "(w*x - t)**2")``; an expression without a name: (None, text).
+
+    Example:
+        >>> split_output_name("L = x**2"), split_output_name("x**2")
+        (('L', 'x**2'), (None, 'x**2'))
+    """
+    match = re.match(r"\s*([A-Za-z_]\w*)\s*=(?!=)", text) if isinstance(text, str) else None
+    if match is None:
+        return None, text
+    return _name(match.group(1)), text[match.end():].strip()
+
+
+def output_name(given: str | None, expression: Expression) -> str:
+    """The name printed for the expression's value (``f`` unless the expression uses it).
+
+    Example:
+        >>> output_name(None, parse_expression("f * y")), output_name("L", parse_expression("x"))
+        ('g', 'L')
+    """
+    if given is not None:
+        if given in expression.names:
+            raise ExpressionError(f"the output name {given!r} is also an input of the expression "
+                                  f"{expression.text!r}; pick another name (e.g. \"f = ...\")")
+        return given
+    return next(n for n in (*OUTPUT_NAMES, "output") if n not in expression.names)
+
+
+def output_file(output: str | None, fmt: str | None) -> tuple[Path, str]:
+    """The file the graph command writes and its format (the rule of GRAPH_EPILOG's "file:").
+
+    Example:
+        >>> output_file(None, "dot"), output_file("g", "pdf"), output_file("g.gv", None)
+        ((PosixPath('graph.dot'), 'dot'), (PosixPath('g.pdf'), 'pdf'), (PosixPath('g.gv'), 'dot'))
+    """
+    if fmt is not None and fmt.lower() not in ("svg", "png", "pdf", "dot"):
+        raise ExpressionError(f"--format {fmt!r}: use svg, png, pdf or dot")
+    fmt = fmt.lower() if fmt else None
+    if output is None:
+        return Path(f"graph.{fmt or 'svg'}"), fmt or "svg"
+    path = Path(output)
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        return path.with_name(f"{path.name}.{fmt or 'svg'}"), fmt or "svg"
+    if suffix in GRAPH_SUFFIXES:
+        if fmt and fmt != GRAPH_SUFFIXES[suffix]:
+            raise ExpressionError(f"-o {output} names a .{suffix} file but --format is {fmt}; drop --format "
+                                  f"(the suffix decides) or name the file {path.stem}.{fmt}")
+        return path, GRAPH_SUFFIXES[suffix]
+    if fmt:
+        return path, fmt
+    raise ExpressionError(f"-o {output}: .{suffix} is not a graph format; name the file .svg, .png, .pdf or "
+                          ".dot, or pass --format")
 
 
 def add_graph_command(sub: Any) -> Any:
-    """Add the ``graph`` subcommand to the command line's subparsers; returns its parser."""
+    """Add the ``graph`` subcommand to the command line's subparsers; returns its parser.
+
+    Example:
+        >>> import argparse
+        >>> add_graph_command(argparse.ArgumentParser().add_subparsers()).prog.endswith("graph")
+        True
+    """
     import argparse
 
     graph = sub.add_parser(
@@ -364,12 +453,12 @@ def add_graph_command(sub: Any) -> Any:
         description="Evaluate an expression safely (no eval), backpropagate and draw its "
                     "computation graph with data, gradients and the gradient on every edge.",
         epilog=GRAPH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    graph.add_argument("expression", help='e.g. "tanh(w*x + b)"; functions: '
+    graph.add_argument("expression", help='e.g. "tanh(w*x + b)" or "L = (w*x - t)**2"; functions: '
                        + ", ".join(sorted(FUNCTIONS)))
     graph.add_argument("-o", "--output", default=None,
-                       help="file to write (.svg, .png, .pdf or .dot; default graph.svg)")
+                       help="file to write (.svg, .png, .pdf, .dot or .gv; default graph.svg)")
     graph.add_argument("--format", choices=["svg", "png", "pdf", "dot"], default=None,
-                       help="output format (default: from the file suffix)")
+                       help="output format (default: from the suffix of -o, else svg)")
     graph.add_argument("--rankdir", choices=["LR", "TB"], default=None,
                        help="layout direction (default LR: left to right)")
     graph.add_argument("--rules", action="store_true", help="show each op's derivative rule")
@@ -383,38 +472,78 @@ def add_graph_command(sub: Any) -> Any:
 
 def graph_command(args: Any) -> int:
     """Run ``python -m autograd_lite graph EXPRESSION --NAME VALUE ... -o FILE``."""
-    from .viz import GraphvizNotFoundError, draw_graph
-
     try:
         values, options = parse_values(list(args.values))
-        expression = parse_expression(args.expression)
-        variables = {name: Value(v, label=name) for name, v in values.items()}
-        unused = [n for n in variables if n not in expression.names]
-        y = expression.evaluate(variables)
+        given, text = split_output_name(args.expression)
+        expression = parse_expression(text)
+        name = output_name(given, expression)
+        for unused in (n for n in values if n not in expression.names):
+            hint = did_you_mean("--" + unused)
+            if hint:  # a mistyped option read as a value: refuse rather than ignore it
+                raise ExpressionError(f"--{unused} is neither a name in the expression nor an option{hint}")
+        rankdir = options.get("rankdir") or args.rankdir or "LR"
+        if rankdir not in ("LR", "TB"):
+            raise ExpressionError(f"--rankdir {rankdir!r}: use LR or TB")
+        output, fmt = output_file(options.get("output") or args.output, options.get("format") or args.format)
     except ExpressionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    output = options.get("output") or args.output or "graph.svg"
-    fmt = options.get("format") or args.format
-    rankdir = options.get("rankdir") or args.rankdir or "LR"
-    if rankdir not in ("LR", "TB"):
-        print(f"error: --rankdir {rankdir!r}: use LR or TB", file=sys.stderr)
+    return draw_expression(expression, values, name, output, fmt, rankdir=rankdir,
+                           rules=args.rules or bool(options.get("rules")),
+                           edge_grads=not (args.no_edge_grads or options.get("no_edge_grads")))
+
+
+def draw_expression(expression: Expression, values: Mapping[str, float], name: str, output: Path | None,
+                    fmt: str = "svg", *, rankdir: str = "LR", rules: bool = False, edge_grads: bool = True,
+                    title: str | None = None) -> int:
+    """Evaluate, backpropagate, print the value and the gradients, and draw the graph to ``output``
+    (nothing written when None); the exit code of the ``graph`` and ``demo`` commands."""
+    from .viz import GraphvizNotFoundError, draw_graph
+
+    try:
+        if output is not None:
+            make_folder(output.parent, create=False)  # refuse a bad -o before printing anything
+    except OutputPathError as err:
+        print(f"error: -o {output}: {err}", file=sys.stderr)
         return 2
+    variables = {n: Value(v, label=n) for n, v in values.items()}
+    unused = [n for n in variables if n not in expression.names]
+    try:
+        with warnings.catch_warnings(record=True) as caught:  # reported as the expression's, below
+            warnings.simplefilter("always")
+            result = expression.evaluate(variables)
+            result.label = expression.text if len(expression.text) <= 40 else name
+            if result.requires_grad:
+                result.backward()
+    except ExpressionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ArithmeticError, ValueError) as err:
+        print(f"error: evaluating {expression.text!r}: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    for text in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught):
+        print(f"warning: in {expression.text!r}: {text}", file=sys.stderr)
     if unused:
         print(f"note: {', '.join(unused)} not used by the expression", file=sys.stderr)
-    y.label = expression.text if len(expression.text) <= 40 else "y"
-    if y.requires_grad:
-        y.backward()
-    print(f"y = {expression.text} = {y.data:.6g}")
-    for name in expression.names:
-        print(f"dy/d{name} = {variables[name].grad:.6g}")
-    graph = draw_graph(y, rankdir=rankdir, show_rules=args.rules or bool(options.get("rules")),
-                       edge_grads=not (args.no_edge_grads or options.get("no_edge_grads")))
+    print(f"{name} = {expression.text} = {result.data:.6g}")
+    for n in expression.names:
+        print(f"d{name}/d{n} = {variables[n].grad:.6g}")
+    if output is None:
+        return 0
     try:
-        path = graph.render(output, format=fmt)
-    except (GraphvizNotFoundError, ValueError) as err:
-        dot_path = graph.render(Path(output).with_suffix(".dot"))
+        make_folder(output.parent)
+    except OutputPathError as err:  # pragma: no cover - the folder changed since the check above
+        print(f"error: -o {output}: {err}", file=sys.stderr)
+        return 2
+    graph = draw_graph(result, rankdir=rankdir, show_rules=rules, edge_grads=edge_grads, title=title)
+    try:
+        path = graph.save(output, format=fmt)
+    except (GraphvizNotFoundError, RuntimeError) as err:
+        dot_path = graph.save(output.with_suffix(".dot"), format="dot")
         print(f"error: {err}\nThe DOT source was written to {dot_path}.", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: cannot write {str(output)!r}: {err.strerror or err}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0

@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +15,11 @@ import numpy as np
 from ..core.tensor import Tensor
 from ..models import data as D
 from ..models import losses as L
+from ..models.files import OutputPathError, make_folder
 from ..models.losses import ElasticNet
 from ..models.nn import MLP
 from ..models.optim import SGD, Adam, Optimizer
-from ..models.train import accuracy, fit, plot_decision_boundary
+from ..models.train import TrainingStoppedWarning, accuracy, fit, plot_decision_boundary
 
 _DATASETS = ("digits", "iris", "moons", "circles", "spirals")
 
@@ -102,7 +104,8 @@ def add_train_command(sub: Any) -> Any:
         p.add_argument(f"--{name}", type=_float_in(0.0, None), default=default,
                        help=f"elastic-net lambda_{name[1:]}: {what} (>= 0)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the weight init and batch order")
-    p.add_argument("--out", default="runs", help="folder for the output files (created if missing)")
+    p.add_argument("--out", default="runs",
+                   help="folder for the output files (its last level is created if missing)")
     p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     p.set_defaults(func=run_train)
     return p
@@ -153,14 +156,16 @@ def example_graph(model: Any, x: Any, label: int, regularizer: Callable[[Any], A
 
 
 def run_train(args: Any) -> int:
-    """Run the ``train`` command with parsed arguments; returns the exit code (0 on success)."""
+    """Run the ``train`` command with parsed arguments; returns the exit code (0 on success).
 
-    out = os.path.abspath(args.out)
+    Ctrl-C during training writes what the finished epochs made (history, model, loss curve) and
+    exits with 130 and a one-line message; a diverging loss does the same with exit code 1.
+    """
+
     try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as err:
-        print(f"train: cannot create the output folder {out!r}: {err.strerror}; pass --out with a "
-              "writable folder", file=sys.stderr)
+        out = str(make_folder(args.out))
+    except OutputPathError as err:
+        print(f"train: --out: {err}", file=sys.stderr)
         return 2
     X_train, y_train, X_test, y_test = _load_for_cli(args.data, args.seed)
     m = int(max(y_train.max(), y_test.max())) + 1
@@ -176,39 +181,50 @@ def run_train(args: Any) -> int:
     print(f"model: {model!r}".replace("\n", "\n       "))
     print(f"loss: cross-entropy + {penalty!r}; optimizer: {optimizer!r}; "
           f"batch: {'full' if not args.batch_size else args.batch_size}; epochs: {args.epochs}")
-    try:
+    with warnings.catch_warnings():  # the stop is reported below, in one line
+        warnings.simplefilter("ignore", TrainingStoppedWarning)
         history = fit(model, X_train, y_train, optimizer=optimizer, epochs=args.epochs,
                       batch_size=args.batch_size or None, regularizer=penalty, validation=(X_test, y_test),
                       seed=args.seed, progress=not args.no_progress, desc=f"train {args.data}")
-    except FloatingPointError as err:
-        print(f"train: {err}", file=sys.stderr)
-        return 1
+    if history.stopped in ("interrupted", "diverged"):
+        title = f"{args.data}: MLP [{X_train.shape[1]}, {args.hidden}, {m}], stopped ({history.stopped})"
+        written = _write_outputs(out, model, history, title)
+        what = ", ".join(written) if written else "nothing (no epoch finished)"
+        reason = history.stop_message.removeprefix("fit: ").rstrip(".")
+        print(f"train: {reason}. Wrote {what} into {out}.", file=sys.stderr)
+        return 130 if history.stopped == "interrupted" else 1
     train_acc = accuracy(model, X_train, y_train)
     test_acc = accuracy(model, X_test, y_test)
     print(f"final loss R = {history.loss[-1]:.4f} (objective R + penalty = {history.objective[-1]:.4f})")
     print(f"train accuracy: {train_acc:.4f}")
     print(f"test accuracy: {test_acc:.4f} ({round(test_acc * len(y_test))}/{len(y_test)})")
-    written = []
-    history.to_csv(os.path.join(out, "history.csv"))
-    written.append("history.csv")
-    model.save(os.path.join(out, "model.npz"))
-    written.append("model.npz")
-    try:
-        title = f"{args.data}: MLP [{X_train.shape[1]}, {args.hidden}, {m}], test accuracy {test_acc:.1%}"
-        history.plot(os.path.join(out, "loss_curve.png"), title=title, val_name="test")
-        written.append("loss_curve.png")
-        if X_train.shape[1] == 2:
-            plot_decision_boundary(model, X_test, y_test, path=os.path.join(out, "decision_boundary.png"))
-            written.append("decision_boundary.png")
-    except ImportError as err:
-        print(f"train: no PNG plots ({err}); the loss curve is in history.csv", file=sys.stderr)
+    title = f"{args.data}: MLP [{X_train.shape[1]}, {args.hidden}, {m}], test accuracy {test_acc:.1%}"
+    written = _write_outputs(out, model, history, title)
+    if X_train.shape[1] == 2 and "loss_curve.png" in written:
+        plot_decision_boundary(model, X_test, y_test, path=os.path.join(out, "decision_boundary.png"))
+        written.append("decision_boundary.png")
     graph = example_graph(model, X_test[0], int(y_test[0]), penalty)
     try:
-        graph.render(os.path.join(out, "graph.svg"), format="svg")
+        graph.save(os.path.join(out, "graph.svg"))
         written.append("graph.svg")
     except Exception as err:  # Graphviz missing or failing: keep the DOT text
-        graph.render(os.path.join(out, "graph.dot"), format="dot")
+        graph.save(os.path.join(out, "graph.dot"))
         written.append("graph.dot")
         print(f"train: could not render graph.svg ({err}); wrote graph.dot instead", file=sys.stderr)
     print(f"wrote {', '.join(written)} into {out}")
     return 0
+
+
+def _write_outputs(out: str, model: Any, history: Any, title: str) -> list[str]:
+    """history.csv, model.npz and loss_curve.png (each all or nothing); the names written."""
+    if not len(history):
+        return []
+    history.to_csv(os.path.join(out, "history.csv"))
+    model.save(os.path.join(out, "model.npz"))
+    written = ["history.csv", "model.npz"]
+    try:
+        history.plot(os.path.join(out, "loss_curve.png"), title=title, val_name="test")
+        written.append("loss_curve.png")
+    except ImportError as err:
+        print(f"train: no PNG plots ({err}); the loss curve is in history.csv", file=sys.stderr)
+    return written

@@ -176,6 +176,29 @@ class Graph:
         target.write_bytes(data)
         return target
 
+    def save(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
+        """Write the graph to exactly ``path``, in the format its suffix names (.svg, .png, .pdf,
+        .dot or .gv) unless ``format`` is given; all or nothing, into an existing folder.
+
+        Example:
+            >>> import tempfile, os
+            >>> from autograd_lite import Value, draw_graph
+            >>> p = draw_graph(Value(1.0).exp()).save(os.path.join(tempfile.mkdtemp(), "g.gv"))
+            >>> p.read_text().startswith("digraph")
+            True
+        """
+        from ..models.files import atomic_write
+
+        suffix = Path(path).suffix.lower().lstrip(".")
+        fmt = _check_format(format) if format else ("dot" if suffix == "gv" else suffix)
+        if fmt not in FORMATS:
+            raise ValueError(f"Graph.save: cannot tell the format from the suffix of {str(path)!r}; name the "
+                             "file .svg, .png, .pdf or .dot, or pass format=")
+        data = self.pipe(fmt)
+        with atomic_write(path) as f:
+            f.write(data)
+        return Path(path)
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Jupyter display: the SVG, or a notice with the install command and the DOT text."""
         try:
