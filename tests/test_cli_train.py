@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from autograd_lite.nn import MLP
 
@@ -106,3 +109,84 @@ def test_unwritable_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_main_sh_runs_the_train_command() -> None:
     script = (ROOT / "scripts" / "main.sh").read_text()
     assert re.search(r'-m autograd_lite train "\$@"', script)
+
+
+# ---- nothing lost on Ctrl-C or divergence; --out never creates folders out of a typo --------------
+
+def test_ctrl_c_writes_what_it_has_and_exits_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from autograd_lite.optim import SGD
+
+    from autograd_lite import load
+
+    real_step = SGD.step
+
+    def step(self: SGD) -> None:
+        if self.steps == 4:
+            raise KeyboardInterrupt  # Ctrl-C during the fifth epoch
+        real_step(self)
+
+    monkeypatch.setattr(SGD, "step", step)
+    assert main(["train", "--data", "iris", "--hidden", "4", "--epochs", "50", "--out", str(tmp_path),
+                 "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("train: interrupted (Ctrl-C) at epoch 5, step 1 of 1; the History keeps the 4 ")
+    assert "Wrote history.csv, model.npz, loss_curve.png into" in err
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + 4
+    assert (tmp_path / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+    model = load(tmp_path / "model.npz")  # rebuilt from the file alone
+    assert model.fc1.W.shape == (4, 4) and not (tmp_path / "graph.svg").exists()
+
+
+def test_ctrl_c_from_the_terminal_has_no_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "autograd_lite", "train", "--data", "iris",
+                             "--hidden", "4", "--epochs", "1000000", "--out", str(tmp_path)],
+                            cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the progress line of epoch 1: training has started
+    assert "train iris:" in first and "1/1000000" in first
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    message = [line for line in err.splitlines() if line.startswith("train:")]
+    assert len(message) == 1 and "interrupted (Ctrl-C)" in message[0]
+    assert (tmp_path / "history.csv").exists() and (tmp_path / "model.npz").exists()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_writes_the_last_finite_model_and_says_how_to_fix_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from autograd_lite import load
+
+    assert main(["train", "--data", "iris", "--hidden", "4", "--lr", "1e9", "--epochs", "30",
+                 "--out", str(tmp_path), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training diverged" in err
+    assert "lower the learning rate (now 1e+09)" in err
+    model = load(tmp_path / "model.npz")  # finite weights only are ever saved
+    assert all(np.isfinite(v).all() for v in model.state_dict().values())
+
+
+def test_out_creates_only_its_last_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deep = tmp_path / "no" / "such" / "runs"
+    assert main(["train", "--out", str(deep), "--epochs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist and neither does" in err and "mkdir -p" in err
+    assert list(tmp_path.iterdir()) == []  # nothing created
+    assert main(["train", "--data", "iris", "--hidden", "2", "--epochs", "1", "--no-progress",
+                 "--out", str(tmp_path / "runs")]) == 0
+    assert (tmp_path / "runs" / "history.csv").exists()
+
+
+def test_a_mistyped_option_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, hint in ((["train", "--hiden", "3"], "(did you mean --hidden?)"),
+                       (["train", "--epohcs=3"], "(did you mean --epochs?)"),
+                       (["demo", "--ww", "2"], "(did you mean --w?)")):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        assert hint in capsys.readouterr().err

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from autograd_lite.expr import ExpressionError, evaluate, parse_expression, parse_values
+from autograd_lite.expr import GRAPH_EPILOG, ExpressionError, evaluate, parse_expression, parse_values
 
 from autograd_lite import Value
 from autograd_lite.__main__ import main
@@ -226,3 +226,88 @@ def test_demo_without_dot_still_writes_the_dot_file(tmp_path: Path, monkeypatch:
     assert main(["demo", "-o", str(tmp_path / "demo.svg")]) == 1
     assert (tmp_path / "demo.dot").exists() and not (tmp_path / "demo.svg").exists()
     assert "The DOT source was written to" in capsys.readouterr().err
+
+
+# ---- the graph command's output: names, files, formats, warnings, typos -------------------------------
+
+def test_the_output_is_named_f_or_by_the_user(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "x*y", "--x", "2", "--y", "3"] + ["-o", str(tmp_path / "a.dot")]) == 0
+    out = capsys.readouterr().out
+    assert "f = x*y = 6" in out and "df/dy = 2" in out and "dy/dy" not in out
+    assert main(["graph", "f*y", "--f", "2", "--y", "3", "-o", str(tmp_path / "b.dot")]) == 0
+    assert "g = f*y = 6\ndg/df = 3\ndg/dy = 2" in capsys.readouterr().out  # f is taken: g
+    assert main(["graph", "L = (w*x - t)**2", "--w", "2", "--x", "1", "--t", "0.5",
+                 "-o", str(tmp_path / "c.dot")]) == 0
+    assert "L = (w*x - t)**2 = 2.25\ndL/dw = 3\n" in capsys.readouterr().out
+    assert main(["graph", "x = x*2", "--x", "1", "-o", str(tmp_path / "d.dot")]) == 2
+    assert "the output name 'x' is also an input" in capsys.readouterr().err
+
+
+def test_demo_and_graph_print_numbers_alike(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    demo = capsys.readouterr().out.splitlines()[:4]
+    assert main(["graph", "tanh(w*x + b)", "--x", "0.5", "--w", "-1", "--b", "2",
+                 "-o", str(tmp_path / "g.dot")]) == 0
+    assert capsys.readouterr().out.splitlines()[:4] == demo
+    assert demo[1] == "df/dw = 0.0903533"  # six significant digits, as everywhere
+
+
+def test_o_under_a_file_or_missing_folders_is_refused_clearly(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "somefile"
+    blocker.write_text("data")
+    assert main(["graph", "x", "--x", "1", "-o", str(blocker / "g.svg")]) == 2
+    err = capsys.readouterr().err
+    assert "somefile' is a file, not a folder" in err and "Traceback" not in err
+    assert main(["graph", "x", "--x", "1", "-o", str(tmp_path / "no" / "dir" / "g.dot")]) == 2
+    assert "does not exist and neither does" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["somefile"]  # no folder created anywhere
+    assert main(["graph", "x", "--x", "1", "-o", str(tmp_path / "new" / "g.dot")]) == 0  # one level: made
+    assert (tmp_path / "new" / "g.dot").read_text(encoding="utf-8").startswith("digraph")
+
+
+def test_one_rule_for_format_and_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["graph", "x", "--x", "1", "--format", "dot"]) == 0
+    assert "wrote graph.dot" in capsys.readouterr().out  # not graph.svg.dot
+    assert main(["graph", "x", "--x", "1", "--format", "png", "-o", "a.svg"]) == 2
+    assert "names a .svg file but --format is png" in capsys.readouterr().err  # not a.svg.png
+    assert main(["graph", "x", "--x", "1", "-o", "b", "--format", "dot"]) == 0  # no suffix: it gets one
+    assert main(["graph", "x", "--x", "1", "-o", "c.gv"]) == 0  # the other DOT suffix
+    assert main(["graph", "x", "--x", "1", "-o", "d.txt"]) == 2
+    assert ".txt is not a graph format" in capsys.readouterr().err
+    assert main(["graph", "x", "--x", "1", "-o", "e.txt", "--format", "dot"]) == 0  # exactly -o
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.dot", "c.gv", "e.txt", "graph.dot"]
+    assert (tmp_path / "c.gv").read_text(encoding="utf-8").startswith("digraph")
+    assert "the format is --format if given, else the suffix of -o" in " ".join(GRAPH_EPILOG.split())
+
+
+def test_warnings_are_attributed_to_the_expression(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "autograd_lite", "graph", "log(x) / (x - 1)", "--x", "1",
+                          "-o", "g.dot"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "frozen" not in out.stderr and "runpy" not in out.stderr
+    assert "warning: in 'log(x) / (x - 1)': RuntimeWarning:" in out.stderr
+
+
+def test_mistyped_graph_options_get_a_suggestion(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(tmp_path / "g.dot")
+    for argv, hint in ((["--rule"], "(did you mean --rules?)"),
+                       (["--formt", "png"], "(did you mean --format?)"),
+                       (["--rankdr", "1"], "(did you mean --rankdir?)")):
+        assert main(["graph", "x", "--x", "1", "-o", out, *argv]) == 2
+        assert hint in capsys.readouterr().err
+    assert not (tmp_path / "g.dot").exists()
+
+
+def test_an_op_that_refuses_its_input_is_reported_without_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(self: Value) -> Value:
+        raise ValueError(f"sqrt: {self.data} is negative")
+
+    monkeypatch.setattr(Value, "sqrt", refuse)
+    assert main(["graph", "sqrt(x)", "--x", "-1"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: evaluating 'sqrt(x)': ValueError: sqrt: -1.0 is negative\n"

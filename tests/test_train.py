@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -171,3 +172,105 @@ def test_decision_boundary(tmp_path: Path) -> None:
     assert ax.get_title().startswith("decision boundary (accuracy")
     with pytest.raises(ValueError, match=r"needs 2-D inputs \(X of shape \(n, 2\)\), got \(5, 3\)"):
         plot_decision_boundary(MLP([3, 2]), np.zeros((5, 3)), np.zeros(5, dtype=int))
+
+
+# ---- train and validation measured at the same point ----------------------------------------------
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_train_and_validation_losses_are_measured_at_the_same_point(batch_size: int | None) -> None:
+    """With the training data as validation data both columns must agree exactly, epoch by epoch
+    (measuring train before and validation after the update gave val_loss[k] == loss[k + 1])."""
+    X, y = make_moons(64, noise=0.2, seed=0)
+    model = MLP([2, 8, 2], seed=0)
+    h = fit(model, X, y, epochs=6, batch_size=batch_size, validation=(X, y), progress=False)
+    assert h.val_loss == h.loss and h.val_accuracy == h.accuracy
+    assert h.loss[-1] == pytest.approx(float(cross_entropy(model(X), y).item()), rel=1e-12)
+    assert h.accuracy[-1] == accuracy(model, X, y)
+
+
+# ---- the progress bar -------------------------------------------------------------------------------
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.text, self.tty, self.encoding = "", tty, "utf-8"
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_off_a_terminal_writes_whole_lines_and_the_final_state(monkeypatch: pytest.MonkeyPatch
+                                                                        ) -> None:
+    X, y = make_moons(40, seed=0)
+    log = _Stream(tty=False)
+    monkeypatch.setattr("sys.stderr", log)
+    fit(MLP([2, 4, 2]), X, y, epochs=200, desc="moons")
+    lines = log.text.splitlines()
+    assert "\r" not in log.text and log.text.endswith("\n")
+    assert 2 <= len(lines) <= 4  # the first epoch, one every few seconds, the final state
+    assert lines[0].startswith("moons:   0%|") and " 1/200 " in lines[0]
+    assert lines[-1].startswith("moons: 100%|") and "200/200" in lines[-1] and "loss=" in lines[-1]
+    log.text = ""
+    fit(MLP([2, 4, 2]), X, y, epochs=10, desc="moons", callback=lambda epoch, h: epoch == 3)
+    assert log.text.splitlines()[-1].startswith("moons:  30%|") and "3/10" in log.text  # where it stopped
+
+
+def test_progress_on_a_terminal_is_tqdms_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = make_moons(40, seed=0)
+    term = _Stream(tty=True)
+    monkeypatch.setattr("sys.stderr", term)
+    fit(MLP([2, 4, 2]), X, y, epochs=3, desc="moons")
+    assert "\r" in term.text and "3/3" in term.text and "acc=" in term.text
+
+
+# ---- the plot ---------------------------------------------------------------------------------------
+
+def _labelled_ticks(ax: Any) -> list[float]:
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    return sorted(float(t.get_text().replace("−", "-")) for t in ax.get_yticklabels()
+                  if t.get_text() and low <= t.get_position()[1] <= high)
+
+
+def test_log_loss_axis_is_labelled_down_to_the_final_loss() -> None:
+    epochs = list(range(1, 31))
+    loss = [1.5 * 0.86 ** k for k in range(30)]  # 1.5 down to 0.019
+    h = History(epoch=epochs, loss=loss, objective=loss, val_loss=[v * 1.1 for v in loss])
+    fig = h.plot()
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    ticks = _labelled_ticks(ax)
+    assert ticks[0] <= min(loss) and ticks[-1] >= max(h.val_loss)  # every loss lies between labels
+    assert {0.02, 0.05, 0.1, 0.2, 0.5, 1.0} <= set(ticks)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["train loss R̂", "validation loss"] and "end of each epoch" in ax.get_xlabel()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_plot_as_a_cells_last_value_is_shown_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.pyplot as plt
+    from IPython.core.formatters import DisplayFormatter
+
+    shown: list[Any] = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append(a))
+    monkeypatch.setattr("matplotlib.get_backend", lambda: "module://matplotlib_inline.backend_inline")
+    h = History(epoch=[1, 2], loss=[0.7, 0.5], objective=[0.7, 0.5])
+    fig = h.plot()
+    assert DisplayFormatter().format(fig) == ({}, {})  # no second rendering by the display hook
+    assert len(shown) == 1 and shown[0][0]["image/png"][:4] == b"\x89PNG"
+    assert not plt.fignum_exists(fig.number)  # so the backend's end-of-cell flush skips it
+    monkeypatch.setattr("matplotlib.get_backend", lambda: "qtagg")
+    window = h.plot()
+    DisplayFormatter().format(window)
+    assert len(shown) == 1  # a window backend shows it itself
+    plt.close(window)
+    saved = h.plot(tmp_path / "loss.svg")
+    assert (tmp_path / "loss.svg").read_text().lstrip().startswith("<?xml") and saved is not None

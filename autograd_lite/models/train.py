@@ -260,22 +260,26 @@ def _save_figure(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> None:
 def _shown_once(fig: Any) -> Any:
     """Let a notebook show ``fig`` once when it is a cell's last value.
 
-    Jupyter's inline backend already shows every open pyplot figure at the end of the cell; the
-    returned Figure would be drawn a second time by the display hook. IPython asks an object's
-    ``_ipython_display_`` first, so the figure displays itself only when no backend will.
+    Jupyter's inline backend shows every open pyplot figure at the end of the cell, and the display
+    hook would draw the returned Figure a second time. IPython asks an object's
+    ``_ipython_display_`` first (the backend's own display goes through it too): the figure shows
+    itself and, under the inline backend, closes, so the end-of-cell flush does not repeat it.
     """
     def _ipython_display_() -> None:
         import matplotlib
         import matplotlib.pyplot as plt
 
         backend = str(matplotlib.get_backend()).lower()
-        static = backend in ("agg", "pdf", "ps", "svg", "pgf", "cairo", "template")
-        if plt.fignum_exists(getattr(fig, "number", -1)) and not static:
-            return  # the backend shows it (inline: at the end of the cell; a window or widget: now)
+        is_open = plt.fignum_exists(getattr(fig, "number", -1))
+        inline = "inline" in backend
+        if is_open and not inline and backend not in ("agg", "pdf", "ps", "svg", "pgf", "cairo", "template"):
+            return  # a window or widget backend shows it itself
         from IPython.core.pylabtools import print_figure
         from IPython.display import display
 
-        display({"image/png": print_figure(fig, "png")}, raw=True)
+        display({"image/png": print_figure(fig, "png", bbox_inches="tight")}, raw=True)
+        if is_open and inline:
+            plt.close(fig)  # shown: the end-of-cell flush must not show it again
 
     fig._ipython_display_ = _ipython_display_
     return fig
@@ -613,15 +617,15 @@ class _Run:
 
     def diverged(self, value: float, epochs_done: int, lr: Any) -> str:
         """Restore the last finite parameters; the message for the warning."""
-        restored = self.restore()
-        if not restored:
+        if not self.restore():
             return (f"fit: the loss is {value} at {self.where}, before any update, so the data, the "
                     "targets or the loss is at fault, not the learning rate; check them for huge values "
                     "(scale the inputs) or labels the loss does not expect. The model was not changed.")
+        now = f" (now {lr:g})" if isinstance(lr, float | int) else ""
         return (f"fit: the loss became {value} at {self.where}; training diverged and stopped. The "
                 f"parameters were restored to their last finite values (before the last update) and "
-                f"the History keeps the {epochs_done} finished epoch(s). Fix: lower the learning rate "
-                f"(now {lr}) or scale the inputs.")
+                f"the History keeps the {epochs_done} finished epoch(s). Fix: lower the learning rate"
+                f"{now} or scale the inputs.")
 
 
 def _record(history: History, epoch: int, seconds: float, train: tuple[float, float, float | None],

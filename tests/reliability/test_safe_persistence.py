@@ -4,6 +4,7 @@ truncated or corrupt file gives a clear error and leaves the model exactly as it
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import zipfile
@@ -158,3 +159,151 @@ def test_value_model_load_is_safe_too(tmp_path: Path) -> None:
         vm.load(path)
     _unchanged(vm, before)
     assert os.path.getsize(path) == len(data) // 2
+
+
+# ---- nothing lost on save, and a file that rebuilds its model --------------------------------------
+
+def test_a_failing_save_leaves_the_old_file_intact(saved: tuple[Any, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    model, path = saved
+    good = path.read_bytes()
+    real_savez = np.savez
+
+    def savez_then_fail(f: Any, **arrays: Any) -> None:
+        real_savez(f, **arrays)  # the whole archive is written to the temporary file ...
+        raise OSError(28, "No space left on device")  # ... and then the disk fills up
+
+    monkeypatch.setattr(np, "savez", savez_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        nn.MLP([3, 4, 2], seed=5).save(path)
+    assert path.read_bytes() == good  # the old file, byte for byte
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.npz"]  # no temporary file left
+    monkeypatch.undo()
+    _unchanged(nn.MLP([3, 4, 2], seed=8).load(path), _snapshot(model))
+
+
+@pytest.mark.parametrize("bad, what", [
+    (np.nan, "1 NaN or infinite value(s) (the first at index (1, 2): nan)"),
+    (np.inf, "1 NaN or infinite value(s) (the first at index (1, 2): inf)"),
+])
+def test_save_refuses_non_finite_parameters_and_keeps_the_old_file(saved: tuple[Any, Path], bad: float,
+                                                                   what: str) -> None:
+    _, path = saved
+    good = path.read_bytes()
+    broken = nn.MLP([3, 4, 2], seed=3)
+    broken.fc1.W.data[1, 2] = bad
+    with pytest.raises(ValueError) as err:
+        broken.save(path)
+    msg = str(err.value)
+    assert msg.startswith("MLP.save(") and "'fc1.W'" in msg and what in msg
+    assert "nothing was written and the existing file is unchanged" in msg and "a lower learning rate" in msg
+    assert path.read_bytes() == good
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.complex128, np.bool_])
+def test_save_refuses_non_float_parameters(tmp_path: Path, dtype: Any) -> None:
+    model = nn.MLP([3, 4, 2], seed=0)
+    model.fc2.b.data = np.zeros(2, dtype=dtype)  # data replaced by hand with another dtype
+    path = tmp_path / "m.npz"
+    with pytest.raises(ValueError, match=rf"'fc2\.b' has dtype {np.dtype(dtype)}; only float parameters "
+                                         r"can be saved \(cast it"):
+        model.save(path)
+    assert not path.exists()
+
+
+def test_float32_parameters_come_back_as_float32(tmp_path: Path) -> None:
+    from autograd_lite import load
+
+    model = nn.MLP([3, 4, 2], seed=0)
+    for p in model.parameters():
+        p.data = p.data.astype(np.float32)
+    path = tmp_path / "f32.npz"
+    model.save(path)
+    back = load(path)
+    for (name, a), b in zip(model.state_dict().items(), back.state_dict().values()):
+        assert b.dtype == np.float32 and np.array_equal(a, b), name
+    into64 = nn.MLP([3, 4, 2], seed=1).load(path)  # an existing float64 model keeps its dtype
+    assert into64.fc1.W.data.dtype == np.float64
+    np.testing.assert_array_equal(into64.fc1.W.data, model.fc1.W.data.astype(np.float64))
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nn.MLP([3, 5, 4, 2], activation="leaky_relu", alpha=0.2, seed=1),
+    lambda: nn.MLP([3, 2], activation="tanh", output_activation="sigmoid", seed=2),
+    lambda: nn.ValueMLP([3, 4, 2], activation="tanh", seed=3),
+    lambda: nn.Sequential(nn.Linear(3, 4, seed=4), nn.Softplus(), nn.Linear(4, 2, seed=5, bias=False)),
+    lambda: nn.Sequential(hidden=nn.Linear(3, 4, seed=6), act=nn.LeakyReLU(0.3), out=nn.Linear(4, 2)),
+    lambda: nn.Layer(3, 2, "sigmoid", seed=7),
+    lambda: nn.Neuron(3, "relu", seed=8),
+], ids=["mlp", "output-activation", "value-mlp", "sequential", "named-sequential", "layer", "neuron"])
+def test_load_rebuilds_the_model_from_the_file_alone(tmp_path: Path, build: Any) -> None:
+    from autograd_lite import load
+
+    model = build()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    back = load(path)
+    assert type(back) is type(model) and repr(back) == repr(model)
+    _unchanged(back, _snapshot(model))
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    if isinstance(model, nn.Neuron | nn.Layer | nn.ValueMLP):
+        same = [np.asarray([getattr(v, "data", v) for v in np.ravel(np.asarray(r, dtype=object))], float)
+                for r in (model(x[0]), back(x[0]))]
+        np.testing.assert_array_equal(same[0], same[1])
+    else:
+        np.testing.assert_array_equal(back(x).data, model(x).data)
+
+
+def test_load_says_which_class_it_cannot_rebuild(tmp_path: Path) -> None:
+    from autograd_lite import Tensor, load
+
+    class Scale(nn.Module):
+        def __init__(self) -> None:
+            self.s = Tensor([2.0], requires_grad=True)
+
+        def forward(self, x: Any) -> Any:
+            return x * self.s
+
+    path = tmp_path / "custom.npz"
+    nn.Sequential(nn.Linear(1, 1), Scale()).save(path)
+    with pytest.raises(ValueError, match=r"holds a .*Scale model, which cannot be rebuilt from the file "
+                                         r"alone .*build .*Scale\(\.\.\.\) yourself and call its \.load"):
+        load(path)
+    twin = nn.Sequential(nn.Linear(1, 1, seed=3), Scale())
+    twin.load(path)  # the class itself still loads its own file
+
+
+def test_load_refuses_files_without_or_with_a_forged_architecture(tmp_path: Path) -> None:
+    from autograd_lite import load
+
+    state = nn.MLP([3, 4, 2], seed=0).state_dict()
+    old = tmp_path / "old.npz"
+    np.savez(old, **state)  # an older file: weights only
+    with pytest.raises(ValueError, match=r"no architecture record .* call model\.load\(path\)"):
+        load(old)
+    nn.MLP([3, 4, 2], seed=1).load(old)  # still loads into a model built by hand
+    forged = tmp_path / "forged.npz"
+    header = {"format": "autograd_lite.model/1", "dtypes": {},
+              "model": {"type": "MLP", "sizes": [10 ** 6, 10 ** 6], "activation": "relu", "alpha": 0.01,
+                        "output_activation": None}}
+    np.savez(forged, **state, __architecture__=np.array(json.dumps(header)))
+    with pytest.raises(ValueError, match=r"describes 1,000,001,000,000 parameters but the file holds 26"):
+        load(forged)  # refused before a terabyte is allocated
+    header["model"]["sizes"] = "3, 4, 2"  # type: ignore[index]
+    np.savez(forged, **state, __architecture__=np.array(json.dumps(header)))
+    with pytest.raises(ValueError, match=r"architecture record is malformed"):
+        load(forged)
+    np.savez(forged, **state, __architecture__=np.array("not json"))
+    with pytest.raises(ValueError, match=r"architecture record .* is not one Module\.save writes"):
+        load(forged)
+
+
+def test_load_refuses_weights_of_another_activation(tmp_path: Path) -> None:
+    """Same names and shapes, another function: loading tanh weights into a ReLU model is refused."""
+    path = tmp_path / "tanh.npz"
+    nn.MLP([3, 4, 2], activation="tanh", seed=0).save(path)
+    msg = _load_error(nn.MLP([3, 4, 2], activation="relu", seed=1), path)
+    assert "the file holds another architecture: Linear(3 -> 4), tanh, Linear(4 -> 2)" in msg
+    assert "this model is Linear(3 -> 4), relu, Linear(4 -> 2)" in msg and "autograd_lite.load" in msg
+    nn.ValueMLP([3, 4, 2], activation="tanh").load(path)  # the scalar twin is the same function
+    nn.Sequential(fc1=nn.Linear(3, 4), act1=nn.Tanh(), fc2=nn.Linear(4, 2)).load(path)
