@@ -724,10 +724,11 @@ class Sequential(Module):
         return x
 
     def _spec(self) -> dict[str, Any]:
-        if type(self) in (MLP, ValueMLP) and isinstance(self, MLP | ValueMLP):  # from their arguments
-            return {"type": type(self).__name__, "sizes": list(self.sizes),
-                    "activation": self.activation_name, "alpha": self.alpha,
-                    "output_activation": self.output_activation}
+        if type(self) in (MLP, ValueMLP):  # rebuilt from their arguments (recorded by _mlp_plan)
+            own = vars(self)
+            return {"type": type(self).__name__, "sizes": list(own["sizes"]),
+                    "activation": own["activation_name"], "alpha": own["alpha"],
+                    "output_activation": own["output_activation"]}
         if type(self) is not Sequential:
             return super()._spec()
         return {"type": "Sequential", "children": [[n, m._spec()] for n, m in self.named_children()]}
