@@ -171,8 +171,9 @@ def array_stats(a: np.ndarray, digits: int) -> str:
 
 
 def full_text(x: Any) -> str:
-    """Every number of ``x`` (a float or an array) for a tooltip: full precision for a float, all
-    entries of an array up to `TOOLTIP_ENTRIES` (numpy's summary with '...' beyond).
+    """Every number of ``x`` (a float or an array) for a tooltip, each to full precision (the
+    shortest text that reads back exactly); an array whole up to `TOOLTIP_ENTRIES` entries
+    (numpy's summary with '...' beyond).
 
     Example:
         >>> import numpy as np
@@ -183,7 +184,7 @@ def full_text(x: Any) -> str:
     if not isinstance(x, np.ndarray):
         return repr(float(x))
     body = np.array2string(x, threshold=TOOLTIP_ENTRIES, separator=", ", max_line_width=100,
-                           precision=8, floatmode="maxprec")
+                           floatmode="unique")  # each float as repr() writes it: exact
     if x.size > TOOLTIP_ENTRIES:
         body += f"\n({x.size:,} entries: summarized)"
     return body

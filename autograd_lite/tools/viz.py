@@ -1035,7 +1035,7 @@ class _Scene:
             attrs.update(bg=COLOURS["nonfinite"], border=ALERT)
             self.used.add("nonfinite")
         self.used.add("output" if is_output else "module")
-        attrs["tooltip"] = self._module_tooltip(key[-1][0], members)
+        attrs["tooltip"] = self._module_tooltip(key, members)
         self.boxes[nid] = (key[:-1], rows, attrs)
 
     def _module_output(self, key: ScopeKey, ops: list[Node]) -> Node | None:
@@ -1044,23 +1044,27 @@ class _Scene:
             self.plan.group.get(c) != key for c in self.plan.consumers.get(m, ()))]
         return (outside or ops or [None])[-1]
 
-    def _module_tooltip(self, name: str, members: list[Node]) -> str:
+    def _module_tooltip(self, key: ScopeKey, members: list[Node]) -> str:
+        """The module's ops and their rules; every number of its parameters and its output, the
+        other values inside as shape and min/mean/max."""
         ops = [m for m in members if m._parents]
-        lines = [f"{name}: {len(ops)} ops ({', '.join(dict.fromkeys(m.op for m in ops))}); "
+        out = self._module_output(key, ops)
+        lines = [f"{key[-1][0]}: {len(ops)} ops ({', '.join(dict.fromkeys(m.op for m in ops))}); "
                  "draw_graph(..., collapse=False) draws them"]
         for op, doc in dict.fromkeys((m.op, str(getattr(m._rule, 'doc', '') or '')) for m in ops):
             lines.append(f"rule {op}: {doc}")
-        budget = 20_000  # entries printed in full; the rest as min/mean/max
         for m in members:
             title = self.plan.title(m) or m.op
+            whole = m is out or (not m._parents and m.requires_grad)
             g = _as_raw(self.grad_of(m))
             for what, x in (("data", m.data), ("grad", g)):
                 if x is None or (what == "grad" and not m.requires_grad):
                     continue
-                size = int(np.size(x))
-                text = full_text(x) if size <= budget else array_stats(np.asarray(x), 6)
-                budget -= size
-                lines.append(f"{title} {what}: {text}")
+                if whole:
+                    lines.append(f"{title} {what}: {full_text(x)}")
+                else:
+                    lines.append(f"{title} {what} {shape_text(np.asarray(x))}: "
+                                 f"{array_stats(np.asarray(x), 6) if np.ndim(x) else _num(x, 6)}")
         return "\n".join(lines)
 
     # ---- edges ------------------------------------------------------------------------------
@@ -1155,9 +1159,8 @@ def _digraph(scene: _Scene, rankdir: str, title: str | None, legend: bool,
             if prefix not in clusters:
                 clusters[prefix] = gv.Digraph(
                     name=f"cluster_{len(clusters)}",
-                    graph_attr={"label": _clean(prefix[-1][0]), "style": "rounded,dashed",
-                                "color": "#999999", "fontname": FONT, "fontsize": str(SMALL_PT),
-                                "fontcolor": "#555555", "labeljust": "l", "margin": "10"})
+                    graph_attr={"label": "", "style": "rounded,dashed", "color": "#999999",
+                                "margin": "8"})
         return clusters[key] if key else dot
 
     for nid, (where, rows, attrs) in scene.boxes.items():
@@ -1166,15 +1169,36 @@ def _digraph(scene: _Scene, rankdir: str, title: str | None, legend: bool,
                             **node_attrs)
     if scene.plan.kept is not None:
         _summary_node(dot, scene)
+    _cluster_labels(scene, clusters)
     for key in sorted(clusters, key=len, reverse=True):  # innermost first: complete when copied
         parent = dot if len(key) == 1 else clusters[key[:-1]]
         parent.subgraph(clusters[key])
     for e in scene.edges:
         attrs = {"id": e.eid}
-        if e.label is not None:
-            attrs["label"] = gv.nohtml(e.label)
+        if e.label is not None:  # the spaces keep neighbouring labels apart
+            attrs["label"] = gv.nohtml(f" {e.label} ")
         dot.edge(e.src, e.dst, **attrs)
     return dot
+
+
+def _cluster_labels(scene: _Scene, clusters: dict[ScopeKey, Any]) -> None:
+    """Each module's name as a small node inside its box, tied by an invisible edge to the box's
+    first value (above it top to bottom, left of it left to right). dot routes edges between the
+    nodes of a rank, so no edge crosses a module's name, as edges can cross a cluster's label."""
+    rank = _ranks(scene.boxes, [(e.src, e.dst) for e in scene.edges])
+    anchor: dict[ScopeKey, tuple[int, str]] = {}  # cluster -> (rank, node its label sits before)
+    for key in sorted(clusters, key=len, reverse=True):
+        options = [(rank.get(nid, 0), 1, nid) for nid, (where, _, _) in scene.boxes.items() if where == key]
+        options += [(anchor[k][0] - 1, 0, f"label_{clusters[k].name}") for k in anchor
+                    if len(k) == len(key) + 1 and k[:-1] == key]
+        if not options:
+            continue
+        r, _, target = min(options)
+        anchor[key] = (r, target)
+        name = f"label_{clusters[key].name}"
+        clusters[key].node(name, _graphviz().nohtml(_clean(key[-1][0])), id=name, shape="plain",
+                           fontsize=str(SMALL_PT), fontcolor="#555555")
+        clusters[key].edge(name, target, style="invis", minlen="0", weight="5")
 
 
 def _summary_node(dot: Any, scene: _Scene) -> None:
