@@ -68,19 +68,20 @@ def tooltips(svg: str) -> dict[str, str]:
             link = g.find(f".//{SVG}a")
             if link is not None:
                 # Graphviz writes runs of spaces as no-break spaces
-                out[g.get("id", "")] = link.get("{http://www.w3.org/1999/xlink}title", "").replace("\xa0", " ")
+                title = link.get("{http://www.w3.org/1999/xlink}title", "")
+                out[g.get("id", "")] = title.replace("\xa0", " ")
     return out
 
 
 def _array_after(text: str, head: str) -> np.ndarray:
     """The array printed after ``head`` in a tooltip (numpy's text, as Python literals)."""
     start = text.index(head) + len(head)
-    depth, end = 0, start
+    depth = 0
     for end, ch in enumerate(text[start:], start):  # to the bracket closing the first one
         depth += (ch == "[") - (ch == "]")
         if ch == "]" and depth == 0:
-            break
-    return np.array(ast.literal_eval(text[start:end + 1].strip()))
+            return np.array(ast.literal_eval(text[start:end + 1].strip()))
+    raise AssertionError(f"no array after {head!r}")
 
 
 def test_tooltips_carry_every_number_and_the_rule() -> None:
@@ -113,8 +114,9 @@ def test_a_collapsed_module_lists_its_rules_and_numbers_on_hover() -> None:
 
 # Helvetica / Arial advance widths in 1/1000 em (what Graphviz lays out with, through the
 # metric-compatible Liberation Sans); other characters count as a digit.
-_WIDTHS = {**dict.fromkeys("0123456789", 556), **dict.fromkeys(" .,:;|!il'", 270), **dict.fromkeys("-()[]", 333),
-           **dict.fromkeys("mwMW", 833), **dict.fromkeys("ABCDEFGHKNOPQRSUVXYZ", 667), "x": 500, "∂": 500}
+_WIDTHS = {**dict.fromkeys("0123456789", 556), **dict.fromkeys(" .,:;|!il'", 270),
+           **dict.fromkeys("-()[]", 333), **dict.fromkeys("mwMW", 833),
+           **dict.fromkeys("ABCDEFGHKNOPQRSUVXYZ", 667), "x": 500, "∂": 500}
 
 
 def _box(text: ET.Element) -> tuple[float, float, float, float]:

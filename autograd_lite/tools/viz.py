@@ -42,7 +42,7 @@ import tempfile
 import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -449,7 +449,7 @@ def _cell_html(c: _Cell) -> str:
     return f'<TD ALIGN="{c.align}"{bg}{_td_attrs(c)}>{body}</TD>'
 
 
-def _rows_html(rows: list[_Row], table: str) -> str:
+def _rows_html(rows: Sequence[Sequence[_Cell | _Grid]], table: str) -> str:
     out = [f"<TABLE {table}>"]
     for row in rows:
         out.append("<TR>")
@@ -488,7 +488,7 @@ def _html_label(rows: list[_Row], bg: str, border: str = BORDER, width: int = 1)
     return "<" + _rows_html(rows, table) + ">"
 
 
-def _estimate(rows: list[_Row]) -> tuple[float, float]:
+def _estimate(rows: Sequence[Sequence[_Cell | _Grid]]) -> tuple[float, float]:
     """Rough width and height in pt of a table (Helvetica is about 0.55 em per character)."""
     width = height = 0.0
     for row in rows:
@@ -507,30 +507,37 @@ def _estimate(rows: list[_Row]) -> tuple[float, float]:
 
 
 def _quantity_texts(x: Any, digits: int) -> list[str]:
-    """The number texts of a data or grad row, in drawing order (a scalar, a grid, or stats)."""
-    if isinstance(x, np.ndarray) and x.ndim:
-        grid = array_grid(x, digits)
-        return [t for row in grid for t in row] if grid else [array_stats(x, min(digits, 3))]
-    return [_num(x, digits)]
+    """The number texts of a data or grad row, in drawing order: a number, the entries of a
+    small array, or "min … max …" and "mean …" for a large one (two short lines, not one long)."""
+    if not (isinstance(x, np.ndarray) and x.ndim):
+        return [_num(x, digits)]
+    grid = array_grid(x, digits)
+    if grid is not None:
+        return [t for row in grid for t in row]
+    stats = array_stats(x, min(digits, 3))
+    if not stats.startswith("min "):
+        return [stats, ""]  # empty, or no finite entry
+    low, rest = stats.split("  mean ", 1)
+    mean, high = rest.split("  max ", 1)
+    return [f"{low}  max {high}", f"mean {mean}"]
 
 
 def _quantity_rows(what: str, x: Any, texts: list[str]) -> list[_Row]:
-    """Rows for the data or the gradient of a value: "data 0.5", or the shape and the entries
-    row by row (small arrays), or the shape and min/mean/max (large ones)."""
+    """Rows for the data or the gradient of a value: "data 0.5"; or the shape and the entries
+    row by row (small arrays); or the shape, min and max, and the mean (large ones)."""
     grad = what == "grad"
     colour = GRAD_COLOUR if grad else ""
     kind = "grad" if grad else ""
     if not (isinstance(x, np.ndarray) and x.ndim):
         return [[_Cell(what, colour=MUTED, size=SMALL_PT), _Cell(texts[0], kind, colour=colour)]]
-    head = _Cell(what, colour=MUTED, size=SMALL_PT, rowspan=2)
     shape = _Cell(shape_text(x), colour=MUTED, size=SMALL_PT)
-    if len(texts) == 1 and (x.size > 1 or array_grid(x, 1) is None):
-        body: _Cell | _Grid = _Cell(texts[0], kind, colour=colour)
-    else:  # the entries, row by row (a vector is one row)
-        cols = x.shape[-1]
-        body = _Grid([[_Cell(" " + texts[r * cols + c], kind, colour=colour)
-                       for c in range(cols)] for r in range(len(texts) // cols)])
-    return [[head, shape], [body]]
+    if array_grid(x, 1) is None:  # large: two lines of statistics
+        head = _Cell(what, colour=MUTED, size=SMALL_PT, rowspan=3)
+        return [[head, shape], [_Cell(texts[0], kind, colour=colour)], [_Cell(texts[1], kind, colour=colour)]]
+    cols = x.shape[-1]  # small: the entries, row by row (a vector is one row)
+    grid = _Grid([[_Cell(" " + texts[r * cols + c], kind, colour=colour) for c in range(cols)]
+                  for r in range(len(texts) // cols)])
+    return [[_Cell(what, colour=MUTED, size=SMALL_PT, rowspan=2), shape], [grid]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1042,7 +1049,7 @@ class _Scene:
         """The module's result: its last op read outside it (or drawn from)."""
         outside = [m for m in ops if m in self.plan.root_set or any(
             self.plan.group.get(c) != key for c in self.plan.consumers.get(m, ()))]
-        return (outside or ops or [None])[-1]
+        return (outside or ops)[-1] if ops else None
 
     def _module_tooltip(self, key: ScopeKey, members: list[Node]) -> str:
         """The module's ops and their rules; every number of its parameters and its output, the
@@ -1216,7 +1223,8 @@ def _summary_node(dot: Any, scene: _Scene) -> None:
     lines = [f"{left_out:,} more values not drawn (max_nodes={plan.max_nodes})"]
     top = ops.most_common(4)
     if top:
-        lines.append(", ".join(f"{name} ×{c:,}" for name, c in top) + (", ..." if len(ops) > len(top) else ""))
+        more = ", ..." if len(ops) > len(top) else ""
+        lines.append(", ".join(f"{name} ×{c:,}" for name, c in top) + more)
     lines.append(f"{leaves:,} leaves")
     dot.node("more", _graphviz().nohtml("\\n".join(lines)), id="more", shape="note", style="filled",
              fillcolor=COLOURS["summary"], fontsize=str(SMALL_PT))
@@ -1585,7 +1593,7 @@ class BackwardSteps:
             >>> out
             'steps.svg'
         """
-        target, fmt = _target(path, "svg")
+        target, _ = _target(path, "svg")
         return _write_atomic(target, _animate(self.frames(), seconds_per_step).encode("utf-8"))
 
     def _repr_html_(self) -> str:
