@@ -1297,7 +1297,7 @@ def draw_graph(root: Node | Iterable[Node], *, rankdir: str | None = None, show_
         >>> c = a * b; c.label = "c"; c.backward()
         >>> g = draw_graph(c, edge_grads=True)
         >>> g.rankdir, g.nodes_drawn, re.findall(r"v0 -> v2 .*", g.source)
-        ('LR', 3, ['v0 -> v2 [label="∂ -3" id=e0]'])
+        ('LR', 3, ['v0 -> v2 [label=" ∂ -3 " id=e0]'])
     """
     if rankdir not in (None, "LR", "TB", "RL", "BT"):
         raise ValueError(f"draw_graph: rankdir must be 'LR' or 'TB' (or 'RL', 'BT', or None to "
