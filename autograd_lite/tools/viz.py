@@ -64,7 +64,7 @@ from ..core.display import (
     shape_text,
     value_html,
 )
-from ..core.engine import Node, no_grad, toposort, unbroadcast
+from ..core.engine import Node, local_grads, no_grad, toposort
 
 __all__ = ["BackwardSteps", "Graph", "GraphvizNotFoundError", "draw_backward_steps", "draw_graph",
            "value_html"]
@@ -842,27 +842,17 @@ def _choose_rankdir(sizes: dict[str, tuple[float, float]], edges: list[tuple[str
 
 
 # ---------------------------------------------------------------------------------------------
-# Edge gradients: what each op sends back to each input (one function, so the engine's own
-# sweep can take its place)
+# Edge gradients: what each op sends back to each input, from the engine's local_grads
 # ---------------------------------------------------------------------------------------------
 
 def _edge_contributions(node: Node, g: Any) -> list[Any]:
     """The gradient ``node``'s rule sends to each of its inputs given ``g`` = ∂out/∂node, aligned
-    with ``node._parents`` (None where no gradient flows) and reduced to each input's shape,
-    exactly as the engine's backward sweep computes it."""
-    parents = node._parents
+    with ``node._parents`` (None where no gradient flows), reduced to each input's shape: the
+    engine's own `local_grads`, as its backward sweep computes it."""
     with no_grad(), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        grads = node._rule.vjp(g, node.data, *[p.data for p in parents], **(node._static or {}))
-    out: list[Any] = []
-    for p, pg in zip(parents, grads):
-        if pg is None or not p.requires_grad:
-            out.append(None)
-            continue
-        if node._broadcasts and np.shape(pg) != np.shape(p.data):
-            pg = unbroadcast(np.asarray(pg), np.shape(p.data))
-        out.append(pg)
-    return out
+        grads = local_grads(node, g)
+    return [None if pg is None or not p.requires_grad else pg for p, pg in zip(node._parents, grads)]
 
 
 def _edge_text(g: Any, digits: int) -> str:
