@@ -1367,7 +1367,14 @@ def _as_roots(root: Any) -> list[Node]:
 class Step(NamedTuple):
     """One step of the backward pass: the node processed, its (complete) gradient ∂out/∂node
     and what its rule sends back to each input (aligned with ``node._parents``; None where
-    nothing flows)."""
+    nothing flows).
+
+    Example:
+        >>> from autograd_lite import Value, draw_backward_steps
+        >>> a = Value(2.0); b = Value(5.0)
+        >>> draw_backward_steps(a * b).steps[0].sends
+        (5.0, 2.0)
+    """
 
     node: Node
     grad: Any
