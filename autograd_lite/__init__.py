@@ -57,7 +57,7 @@ from .tools import gradcheck as _gradcheck
 from .tools import viz as _viz
 from .tools.cost import cost_report, cost_sweep
 from .tools.gradcheck import GradCheckError, GradCheckReport, GradCheckWarning, check_grad
-from .tools.viz import draw_graph
+from .tools.viz import draw_backward_steps, draw_graph
 from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
@@ -74,8 +74,9 @@ __all__ = [
     "MLP", "SGD", "Adam", "AnomalyError", "ElasticNet", "GradCheckError", "GradCheckReport",
     "GradCheckWarning", "History", "Linear", "Module", "Tensor", "Value", "ValueMLP", "accuracy",
     "arange", "check_grad", "clip", "concatenate", "cost_report", "cost_sweep", "cross_entropy", "data",
-    "detect_anomaly", "draw_graph", "elastic_net", "enable_grad", "eye", "fit", "grad", "hessian", "hvp",
-    "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "load", "losses", "manual_seed", "matmul",
+    "detect_anomaly", "draw_backward_steps", "draw_graph", "elastic_net", "enable_grad", "eye", "fit",
+    "grad", "hessian", "hvp", "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "load", "losses",
+    "manual_seed", "matmul",
     "maximum", "minimum", "mse", "nn", "no_grad", "one_hot", "ones", "ones_like", "optim",
     "plot_decision_boundary", "predict", "randn", "stack", "value_and_grad", "vjp", "where", "zero_grad",
     "zeros", "zeros_like",

@@ -21,7 +21,8 @@
 # In this notebook:
 #
 # 1. a single neuron $y = \tanh(wx + b)$, its gradients, and the gradients of its intermediates;
-# 2. drawing the graph, with the gradient that flows along each edge;
+# 2. drawing the graph, with the gradient that flows along each edge, and stepping through
+#    backprop one node at a time;
 # 3. what happens when you run `backward()` twice (a re-run cell);
 # 4. forward mode and the function transforms `grad` and `jvp`.
 
@@ -32,7 +33,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from autograd_lite import Value, draw_graph, grad, jvp
+from autograd_lite import Value, draw_backward_steps, draw_graph, grad, jvp
 
 plt.rcParams["figure.dpi"] = 100
 
@@ -76,12 +77,26 @@ for name, node in (("h", h), ("w", w), ("x", x), ("b", b)):
 # %% [markdown]
 # ## Drawing the graph
 #
-# `draw_graph` renders the graph with Graphviz. Blue boxes are parameters (leaves that require a
-# gradient), orange ellipses are ops, green is the output. Each box shows the value and its
-# gradient; with `edge_grads=True` each edge carries the gradient flowing back along it.
+# `draw_graph` renders the graph with Graphviz: one box per value. Blue boxes are parameters
+# (leaves that require a gradient), green is the output; a box made by an op has the op on top
+# (orange), then the value's data and its gradient (red). With `edge_grads=True` each edge carries
+# the gradient flowing back along it. Hover a box for all of its numbers and its op's rule.
 
 # %%
 draw_graph(y, edge_grads=True, title="y = tanh(w x + b)")
+
+# %% [markdown]
+# ## Backprop, one step at a time
+#
+# `backward()` visits the nodes from the output down, in reverse creation order: at each node
+# the gradient is complete (every use of the node was visited before), and the op's rule sends a
+# contribution back to each input. `draw_backward_steps` replays exactly that, one frame per node,
+# without touching `.grad`: the current node is outlined in orange, gradients not known yet are
+# `?`, and use **next** / **previous** or the slider (in an HTML export too; where scripts do not
+# run, the steps are shown one under the other).
+
+# %%
+draw_backward_steps(y)
 
 # %% [markdown]
 # ## A value used twice
@@ -145,6 +160,8 @@ ax.plot(xs, np.tanh(xs), label=r"$\tanh(x)$")
 ax.plot(xs, [dtanh(float(t)) for t in xs], label=r"$\tanh'(x)$ from grad()")
 ax.plot(xs[::10], 1 - np.tanh(xs[::10]) ** 2, "o", ms=4, label=r"$1 - \tanh^2(x)$")
 ax.set_xlabel("x")
+ax.set_ylabel("value")
+ax.set_title(r"$\tanh$ and its derivative: grad() against $1 - \tanh^2$")
 ax.grid(alpha=0.3)
 ax.legend()
 plt.show()

@@ -182,8 +182,8 @@ display(check_grad(L, expected={"W2": np.outer(h_s, g_oa)}))         # the trans
 # ### Mistake 3: the elastic-net gradient with the wrong sign (English solution, 2.18)
 #
 # The regularized risk adds
-# $\mathcal L(\theta) = \lambda_{11}\lVert W^{(1)}\rVert_1 + \lambda_{12}\lVert W^{(1)}\rVert_2^2
-# + \lambda_{21}\lVert W^{(2)}\rVert_1 + \lambda_{22}\lVert W^{(2)}\rVert_2^2$. Its gradient with respect to a
+# $\mathcal L(\theta) = \lambda_{11}\lVert W^{(1)}\rVert_1 + \lambda_{12}\lVert W^{(1)}\rVert_2^2 +
+# \lambda_{21}\lVert W^{(2)}\rVert_1 + \lambda_{22}\lVert W^{(2)}\rVert_2^2$. Its gradient with respect to a
 # weight matrix is $\lambda_{1}\operatorname{sign}(W) + 2\lambda_{2}W$ (notebook 2: the gradients of
 # the two norms). The English solution writes $+\,2W - \operatorname{sign}(W)$: the $L^1$ term has
 # the wrong sign (and the $\lambda$'s are gone, i.e. all set to 1). Check it against the penalty with

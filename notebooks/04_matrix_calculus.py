@@ -93,8 +93,10 @@ assert report.ok
 display(report)
 
 # %% [markdown]
-# The graph of this cost, with each node's gradient: note the `broadcast` of $b$ over the $q$ rows,
-# whose gradient is the sum over rows $\mathbf 1_q^\top G$.
+# The graph of this cost, with each node's gradient and the gradient each edge sends back: $b$ is
+# added to every one of the $q$ rows of $XW$ (numpy broadcasting, no node of its own), so what the
+# `add` sends back to $b$, on the edge from $b$, is the sum over rows $\mathbf 1_q^\top G$, and
+# that is $b$'s gradient. Hover a box for all its numbers.
 
 # %%
 Xt = Tensor(X, label="X")
@@ -103,7 +105,7 @@ bt = Tensor(b, requires_grad=True, label="b")
 C = mse(Xt @ Wt + bt, Y)
 C.label = "C"
 C.backward()
-draw_graph(C, title="C = mse(XW + b, Y)")
+draw_graph(C, edge_grads=True, title="C = mse(XW + b, Y)")
 
 # %% [markdown]
 # ### Which mean? The seed's normalization slips

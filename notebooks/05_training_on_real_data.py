@@ -70,9 +70,11 @@ plt.show()
 #
 # $d = 64$ inputs, $d_h = 64$ hidden rect units, $m = 10$ classes:
 # $n_\theta = d_h d + d_h + m d_h + m$ parameters. Before training, look at the graph of the loss
-# on a batch of 4 images: each layer of the MLP is drawn as one box (`collapse=1` keeps one level
-# of module boxes), and the cross-entropy shows its two terms, $\log\sum_k e^{o^a_k}$ and the
-# picked logit $o^a_y$.
+# on a batch of 4 images: the two layers are boxes inside the model's box (the transposed weight
+# is written into the matmul, `Wᵀ`, rather than drawn), and the cross-entropy shows its two terms,
+# $\log\sum_k e^{o^a_k}$ and the picked logit $o^a_y$. Past 20 boxes `draw_graph` draws each layer
+# as a single box by default; `collapse=1` (keep one level of boxes: the model's) asks for that
+# here, `collapse=False` never.
 
 # %%
 model = MLP([64, 64, 10], activation="relu", seed=0)
@@ -83,7 +85,7 @@ loss = cross_entropy(model(X_train[:4]), y_train[:4])
 loss.label = "loss"
 loss.backward()
 model.zero_grad()
-draw_graph(loss, collapse=1, rankdir="TB", legend=False, title="cross-entropy of the MLP on a batch of 4")
+draw_graph(loss, title="cross-entropy of the MLP on a batch of 4")
 
 # %% [markdown]
 # ## Training

@@ -113,3 +113,78 @@ def _html_row(name: str, body: str, raw: Any) -> str:
     if not _finite(raw):
         row += f' <span style="color:{ALERT};font-weight:bold">⚠ {_bad_kind(raw)}</span>'
     return row
+
+
+# ---- text of one array, for graph labels and tooltips -------------------------------------------
+
+SMALL_ENTRIES = 12  # arrays up to this many entries (and at most SMALL_COLS columns) are shown whole
+SMALL_COLS = 4
+TOOLTIP_ENTRIES = 5000  # tooltips print arrays whole up to this many entries
+
+
+def shape_text(a: np.ndarray) -> str:
+    """The shape of ``a`` as a label shows it; the dtype only when it is not float64.
+
+    Example:
+        >>> import numpy as np
+        >>> shape_text(np.zeros((2, 3))), shape_text(np.zeros(3, dtype=np.float32)), shape_text(np.zeros(()))
+        ('(2, 3)', '(3,) float32', 'scalar')
+    """
+    text = str(a.shape) if a.ndim else "scalar"
+    return text if a.dtype == np.float64 else f"{text} {a.dtype}"
+
+
+def array_grid(a: np.ndarray, digits: int) -> list[list[str]] | None:
+    """The entries of a small array as rows of text (a vector is one row), else None.
+
+    Small: at most `SMALL_ENTRIES` entries, at most `SMALL_COLS` columns and at most 2 axes.
+
+    Example:
+        >>> import numpy as np
+        >>> array_grid(np.array([[1.0, 2.5], [-3.0, 0.0]]), 4)
+        [['1', '2.5'], ['-3', '0']]
+        >>> array_grid(np.zeros((5, 5)), 4) is None
+        True
+    """
+    if a.ndim == 0 or a.ndim > 2 or a.size == 0 or a.size > SMALL_ENTRIES or a.shape[-1] > SMALL_COLS:
+        return None
+    rows = a.reshape(1, -1) if a.ndim == 1 else a
+    return [[_num(v, digits) for v in row] for row in rows]
+
+
+def array_stats(a: np.ndarray, digits: int) -> str:
+    """min / mean / max over the finite entries of ``a`` (the summary of a large array).
+
+    Example:
+        >>> import numpy as np
+        >>> array_stats(np.array([1.0, 2.0, np.nan, 6.0]), 3)
+        'min 1  mean 3  max 6'
+    """
+    if a.size == 0:
+        return "(empty)"
+    with np.errstate(all="ignore"):
+        finite = a[np.isfinite(a)] if a.dtype.kind in "fc" else a
+        if not finite.size:
+            return "(no finite entries)"
+        return (f"min {_num(finite.min(), digits)}  mean {_num(finite.mean(), digits)}  "
+                f"max {_num(finite.max(), digits)}")
+
+
+def full_text(x: Any) -> str:
+    """Every number of ``x`` (a float or an array) for a tooltip, each to full precision (the
+    shortest text that reads back exactly); an array whole up to `TOOLTIP_ENTRIES` entries
+    (numpy's summary with '...' beyond).
+
+    Example:
+        >>> import numpy as np
+        >>> full_text(0.1 + 0.2), full_text(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        ('0.30000000000000004', '[[1., 2.],\\n [3., 4.]]')
+    """
+    x = _as_raw(x)
+    if not isinstance(x, np.ndarray):
+        return repr(float(x))
+    body = np.array2string(x, threshold=TOOLTIP_ENTRIES, separator=", ", max_line_width=100,
+                           floatmode="unique")  # each float as repr() writes it: exact
+    if x.size > TOOLTIP_ENTRIES:
+        body += f"\n({x.size:,} entries: summarized)"
+    return body

@@ -127,32 +127,46 @@ def _load_for_cli(name: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return X_train, y_train, X_test, y_test
 
 
-def example_graph(model: Any, x: Any, label: int, regularizer: Callable[[Any], Any] | None = None,
+def example_graph(model: Any, x: Any, label: Any, regularizer: Callable[[Any], Any] | None = None,
                   max_nodes: int = 80) -> Any:
     """The computation graph of one example's loss (cross-entropy + penalty), after backward.
 
-    Returns `autograd_lite.tools.viz.draw_graph`'s object (``.source``, ``.render(path)``); each module
-    (fc1, act1, fc2, the loss, the penalty) is drawn as a box.
+    ``x``, ``label``: one example and its class, or examples (rows) and their classes: then the
+    first example the model classifies correctly is drawn, or, when it gets none right, the
+    first one. The title says which example it is, its class and the predicted class, and
+    "misclassified" when they differ. Returns `autograd_lite.tools.viz.draw_graph`'s object
+    (``.source``, ``.render(path)``); each module (fc1, act1, fc2, the loss, the penalty) is
+    drawn as a box.
 
     Example:
         >>> import numpy as np
         >>> from autograd_lite.nn import MLP
         >>> g = example_graph(MLP([3, 4, 2]), np.ones(3), 1)
-        >>> "cluster" in g.source
-        True
+        >>> "cluster" in g.source, "predicted" in g.source
+        (True, True)
     """
+    from ..core.engine import no_grad
     from .viz import draw_graph
 
-    x_t = Tensor(np.asarray(x, dtype=np.float64), label="x")
+    X = np.asarray(x, dtype=np.float64)
+    X = X[None, :] if X.ndim == 1 else X
+    labels = np.atleast_1d(np.asarray(label)).astype(int)
+    with no_grad():
+        predicted = np.argmax(np.asarray(model(X).data).reshape(len(X), -1), axis=-1)
+    right = np.flatnonzero(predicted == labels)
+    i = int(right[0]) if right.size else 0
+    x_t = Tensor(X[i], label="x")
     logits = model(x_t)
     logits.label = "o^a"
-    loss = L.cross_entropy(logits, int(label))
+    loss = L.cross_entropy(logits, int(labels[i]))
     if regularizer is not None:
         loss = loss + regularizer(model)
     loss.label = "loss"
     loss.backward()
-    title = f"one example (class {int(label)}): loss and gradients"
-    return draw_graph(loss, max_nodes=max_nodes, title=title)
+    which = f"example {i}" if len(X) > 1 else "one example"
+    verdict = (f"class {labels[i]}, predicted {predicted[i]}" if predicted[i] == labels[i] else
+               f"MISCLASSIFIED: predicted class {predicted[i]}, true class {labels[i]}")
+    return draw_graph(loss, max_nodes=max_nodes, title=f"{which} ({verdict}): loss and gradients")
 
 
 def run_train(args: Any) -> int:
@@ -203,7 +217,7 @@ def run_train(args: Any) -> int:
     if X_train.shape[1] == 2 and "loss_curve.png" in written:
         plot_decision_boundary(model, X_test, y_test, path=os.path.join(out, "decision_boundary.png"))
         written.append("decision_boundary.png")
-    graph = example_graph(model, X_test[0], int(y_test[0]), penalty)
+    graph = example_graph(model, X_test, y_test, penalty)
     try:
         graph.save(os.path.join(out, "graph.svg"))
         written.append("graph.svg")
