@@ -660,3 +660,56 @@ def test_unary_fns_against_torch(fn: str) -> None:
         yt.backward()
         assert abs(yv.data - yt.data.item()) < 1e-6
         assert abs(xv.grad - xt.grad.item()) < 1e-6
+
+
+# --------------------------------------------------------------------- the same interface elsewhere
+
+def test_closure_setter_refuses_what_cannot_work() -> None:
+    with pytest.raises(TypeError, match="leaf"):
+        Value(1.0)._backward = lambda: None
+    y = Value(1.0) * 2
+    with pytest.raises(TypeError, match="function"):
+        y._backward = 3.0
+    t = autograd_lite.Tensor([1.0], requires_grad=True) * 2
+    with pytest.raises(TypeError, match="defrule"):
+        t._backward = lambda: None
+
+
+def test_replacing_the_backward_of_a_built_in_op() -> None:
+    # micrograd lets client code swap a node's step; backward() then uses the new closure
+    x = Value(3.0)
+    y = x * x
+    assert y._op == "*"
+
+    def _backward() -> None:
+        x.grad += 100.0 * y.grad
+    y._backward = _backward
+    (y + 1).backward()
+    assert x.grad == 100.0 and y._op == "*"
+
+
+def test_closure_op_through_the_transforms_and_check_grad() -> None:
+    from autograd_lite import check_grad, grad
+
+    s = 1 / (1 + math.exp(-1.0))
+    assert close(grad(lambda v: sigmoid_op(Value, v * 2))(0.5), 2 * s * (1 - s))
+    x = Value(0.5)
+    y = sigmoid_op(Value, x)
+    y.backward()
+    with pytest.raises(RuntimeError, match="check_grad"):
+        check_grad(y)
+
+
+def test_tensor_nodes_have_prev_op_and_hand_steps() -> None:
+    import numpy as np
+
+    W = autograd_lite.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    b = autograd_lite.Tensor([10.0, 20.0], requires_grad=True)
+    h = W @ np.array([1.0, -1.0])
+    y = h + b  # b is broadcast: its hand-stepped gradient is reduced to its shape
+    assert h._op == "@" and y._op == "+" and y._prev == {h, b}
+    y.grad = np.ones(2)
+    y._backward()
+    h._backward()
+    assert b.grad.tolist() == [1.0, 1.0]
+    assert W.grad.tolist() == [[1.0, -1.0], [1.0, -1.0]]
