@@ -41,6 +41,7 @@ from .core.tensor import (
     ones_like,
     randn,
     stack,
+    tensor,
     where,
     zeros,
     zeros_like,
@@ -79,6 +80,6 @@ __all__ = [
     "detect_anomaly", "draw_graph", "elastic_net", "enable_grad", "eye", "fit", "grad", "hessian", "hvp",
     "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "losses", "manual_seed", "matmul",
     "maximum", "micrograd", "minimum", "mse", "nn", "no_grad", "one_hot", "ones", "ones_like", "optim",
-    "plot_decision_boundary", "predict", "randn", "stack", "value_and_grad", "vjp", "where", "zero_grad",
-    "zeros", "zeros_like",
+    "plot_decision_boundary", "predict", "randn", "stack", "tensor", "value_and_grad", "vjp", "where",
+    "zero_grad", "zeros", "zeros_like",
 ]
