@@ -18,6 +18,7 @@ import random
 from typing import Any
 
 import pytest
+from test_value import micrograd_readme_expression
 
 import autograd_lite
 from autograd_lite import Value
@@ -338,13 +339,7 @@ def with_sigmoid(base: Any) -> Any:
     """micrograd's extension pattern: a subclass whose method builds `out` and sets its closure."""
     class SigValue(base):
         def sigmoid(self) -> Any:
-            s = 1 / (1 + math.exp(-self.data))
-            out = SigValue(s, (self,), "sigmoid")
-
-            def _backward() -> None:
-                self.grad += s * (1 - s) * out.grad
-            out._backward = _backward
-            return out
+            return sigmoid_op(SigValue, self)  # out = SigValue(s, (self,), "sigmoid"), a closure
 
     return SigValue
 
@@ -583,19 +578,7 @@ def sanity_check(V: Any) -> tuple[float, float]:
 
 
 def more_ops(V: Any) -> tuple[float, float, float]:
-    a = V(-4.0)
-    b = V(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    g.backward()
+    a, b, g = micrograd_readme_expression(V)  # micrograd's test_more_ops expression
     return g.data, a.grad, b.grad
 
 
