@@ -696,3 +696,28 @@ def test_tensor_nodes_have_prev_op_and_hand_steps() -> None:
     h._backward()
     assert b.grad.tolist() == [1.0, 1.0]
     assert W.grad.tolist() == [[1.0, -1.0], [1.0, -1.0]]
+
+
+def test_closure_op_with_three_children() -> None:
+    x, y, z = Value(1.0), Value(2.0), Value(3.0)
+    out = Value(x.data * y.data * z.data, (x, y, z), "prod3")
+
+    def _backward() -> None:
+        x.grad += y.data * z.data * out.grad
+        y.grad += x.data * z.data * out.grad
+        z.grad += x.data * y.data * out.grad
+    out._backward = _backward
+    assert out._prev == {x, y, z}
+    (out * x).backward()  # x reaches the output twice
+    assert (x.grad, y.grad, z.grad) == (12.0, 3.0, 2.0)
+
+
+def test_closure_using_a_value_outside_its_children_warns() -> None:
+    x, w = Value(1.0), Value(2.0)
+    out = Value(x.data * w.data, (x,), "scaled")  # w is read but not listed
+
+    def _backward() -> None:
+        x.grad += w.data * out.grad
+        w.grad += x.data * out.grad
+    with pytest.warns(RuntimeWarning, match=r"scaled: the _backward closure uses Value\(data=2"):
+        out._backward = _backward

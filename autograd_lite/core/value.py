@@ -98,17 +98,33 @@ class Value(Node):
             raise TypeError(f"Value._backward = {fn!r}: expected a function of no arguments that adds "
                             "this node's gradient into its children's .grad")
         rule = self._rule
-        if isinstance(rule, _ClosureRule):
-            rule.fn = fn
-        elif rule is not None:  # an op's node whose gradient the user replaces, as micrograd allows
-            self._rule = _ClosureRule(self, self._op, fn)
-            self._static = None
+        if rule is not None:
+            if isinstance(rule, _ClosureRule):
+                rule.fn = fn
+            else:  # an op's node whose gradient the user replaces, as micrograd allows
+                self._rule = _ClosureRule(self, self._op, fn)
+                self._static = None
+            self._check_closure(fn)
         elif self.requires_grad:
             raise TypeError(
                 "Value._backward = ...: this Value is a leaf (built without children), so the "
                 "closure would have no inputs to send gradients to. Build the node with its "
                 "inputs, out = Value(data, (x, y), 'myop'), then set out._backward.")
         # else a constant (built from constants, or under no_grad): no gradient flows through it
+
+    def _check_closure(self, fn: Any) -> None:
+        """Warn when the closure holds a Value that is not a child: backward() sends gradients
+        along the children only, so what the closure adds into that Value would be lost."""
+        parents = self._parents
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                continue
+            if isinstance(v, Value) and v is not self and not any(v is p for p in parents):
+                R._warn(self.op, f"the _backward closure uses {v!r}, which is not one of the node's "
+                        "_children, so backward() would not pass a gradient to it",
+                        "list every Value the op reads in _children: Value(data, (x, y), op)")
 
     # --- conversions ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
