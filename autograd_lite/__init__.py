@@ -41,12 +41,13 @@ from .core.tensor import (
     ones_like,
     randn,
     stack,
+    tensor,
     where,
     zeros,
     zeros_like,
 )
 from .core.value import Value
-from .models import data, losses, nn, optim, train
+from .models import data, losses, micrograd, nn, optim, train
 from .models.losses import ElasticNet, cross_entropy, elastic_net, mse
 from .models.nn import MLP, Linear, Module, ValueMLP, load
 from .models.optim import SGD, Adam
@@ -67,7 +68,9 @@ for _old, _mod in {"engine": _engine, "rules": _rules, "value": _value, "tensor"
                    "tensor_rules": _rules,
                    "nn": nn, "losses": losses, "optim": optim, "train": train,
                    "data": data, "viz": _viz, "gradcheck": _gradcheck, "cost": _cost, "expr": _expr,
-                   "functional.ops": _ops, "functional.transforms": _transforms}.items():
+                   "functional.ops": _ops, "functional.transforms": _transforms,
+                   # micrograd's own import paths (micrograd.engine / micrograd.nn) under our name
+                   "micrograd": micrograd, "micrograd.engine": _value, "micrograd.nn": micrograd}.items():
     _sys.modules.setdefault(f"{__name__}.{_old}", _mod)
 
 __all__ = [
@@ -76,8 +79,7 @@ __all__ = [
     "arange", "check_grad", "clip", "concatenate", "cost_report", "cost_sweep", "cross_entropy", "data",
     "detect_anomaly", "draw_backward_steps", "draw_graph", "elastic_net", "enable_grad", "eye", "fit",
     "grad", "hessian", "hvp", "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "load", "losses",
-    "manual_seed", "matmul",
-    "maximum", "minimum", "mse", "nn", "no_grad", "one_hot", "ones", "ones_like", "optim",
-    "plot_decision_boundary", "predict", "randn", "stack", "value_and_grad", "vjp", "where", "zero_grad",
-    "zeros", "zeros_like",
+    "manual_seed", "matmul", "maximum", "micrograd", "minimum", "mse", "nn", "no_grad", "one_hot", "ones",
+    "ones_like", "optim", "plot_decision_boundary", "predict", "randn", "stack", "tensor", "value_and_grad",
+    "vjp", "where", "zero_grad", "zeros", "zeros_like",
 ]

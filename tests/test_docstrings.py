@@ -23,7 +23,7 @@ MODULES = ["autograd_lite", "autograd_lite.functional", "autograd_lite.nn", "aut
            "autograd_lite.optim", "autograd_lite.data",
            # the modules behind those names, held to the same standard
            "autograd_lite.functional.ops", "autograd_lite.functional.transforms", "autograd_lite.value",
-           "autograd_lite.tensor", "autograd_lite.train", "autograd_lite.cost"]
+           "autograd_lite.tensor", "autograd_lite.train", "autograd_lite.cost", "autograd_lite.micrograd"]
 PARSER = doctest.DocTestParser()
 
 

@@ -70,6 +70,7 @@ _new = object.__new__
 # Node._flags: 0, or the number of the backward pass that consumed the node (ran through it
 # without retain_graph). A pass number, not a bit, so a failed pass can undo exactly its own marks.
 _passes = itertools.count(1)
+_HAND_STEPPED = -1  # Node._flags of a node stepped by hand with micrograd's `_backward()`
 
 
 class _GradMode:
@@ -512,6 +513,59 @@ class Node:
         """Name of the rule that made this node ('' for a leaf or a constant)."""
         return self._rule.name if self._rule is not None else ""
 
+    # --- micrograd's view of a node: _prev, _op, _backward -------------------------------------
+    @property
+    def _prev(self) -> set[Node]:
+        """The parents as a set, micrograd's name for them (``_parents`` keeps their order)."""
+        return set(self._parents)
+
+    @property
+    def _op(self) -> str:
+        """The op in micrograd's notation (``'+'``, ``'*'``, ``'**2'``, ``'ReLU'``); '' for a leaf."""
+        rule = self._rule
+        if rule is None:
+            return ""
+        symbol = rule.symbol
+        return symbol if isinstance(symbol, str) else symbol(**(self._static or {}))
+
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """micrograd's backprop step of this node (`_step`). Setting it to a closure
+        (``out._backward = fn``) is micrograd's way to add an op, see ``Value``."""
+        return self._step
+
+    @_backward.setter
+    def _backward(self, fn: Callable[[], None]) -> None:
+        self._set_closure(fn)
+
+    def _set_closure(self, fn: Callable[[], None]) -> None:
+        raise TypeError(
+            f"{type(self).__name__}._backward = ...: a gradient closure is micrograd's way to add an "
+            "op to a scalar Value; for a Tensor op add a rule to the table with "
+            "autograd_lite.core.rules.defrule (forward, vjp, jvp)")
+
+    def _step(self) -> None:
+        """micrograd's ``_backward()``: add this node's local gradients times ``self.grad`` into
+        its parents' ``.grad`` (so calling it twice adds twice, as in micrograd). Marks the node:
+        a later ``backward()`` through it raises instead of adding the same gradients again."""
+        rule = self._rule
+        if rule is None or self.grad is None:  # a leaf, or no gradient to pass on yet
+            return
+        own_step = getattr(rule, "step", None)
+        token = _mode.set(_mode.get() | _NO_GRAD)
+        try:
+            if own_step is not None:  # a user closure (micrograd's pattern) is its own step
+                own_step()
+                grads: tuple[Any, ...] = ()
+            else:
+                grads = local_grads(self, self.grad)
+        finally:
+            _mode.reset(token)
+        self._flags = self._flags or _HAND_STEPPED
+        for p, pg in zip(self._parents, grads):
+            if pg is not None and p.requires_grad:
+                p.grad = pg if p.grad is None else p.grad + pg
+
     @property
     def is_leaf(self) -> bool:
         """True for nodes built by the user (no parents in the graph)."""
@@ -776,6 +830,11 @@ def local_grads(node: Node, g: Any, *, create_graph: bool = False) -> tuple[Any,
 
 
 def _consumed_error(node: Node) -> RuntimeError:
+    if node._flags == _HAND_STEPPED:
+        return RuntimeError(
+            f"backward(): '{node.op}' was already stepped by hand with _backward(), which added its "
+            "gradients into its inputs; backward() would add them again. Rebuild the graph (re-run "
+            "the forward pass) before calling backward(), or keep stepping by hand.")
     return RuntimeError(
         f"backward(): the graph through '{node.op}' was already backpropagated; a second pass "
         "would add the same gradients to the leaves again. Recompute the forward pass (and call "

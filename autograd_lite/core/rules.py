@@ -41,8 +41,8 @@ class Rule:
     """One row of the rule table: the maths (forward, VJP, JVP, a one-line doc) and what the
     tools need to know about the op (see `defrule`)."""
 
-    __slots__ = ("doc", "expr", "forward", "jvp", "kink", "method", "name", "need", "nodes", "ufunc",
-                 "vjp", "work")
+    __slots__ = ("doc", "expr", "forward", "jvp", "kink", "method", "name", "need", "nodes", "symbol",
+                 "ufunc", "vjp", "work")
 
     def __init__(self, name: str, doc: str, forward: Callable[..., Any], vjp: Callable[..., Any],
                  jvp: Callable[..., Any], **meta: Any) -> None:
@@ -54,6 +54,7 @@ class Rule:
         self.ufunc: str | None = meta.get("ufunc")
         self.work: Callable[..., int] | None = meta.get("work")
         self.need: bool = meta.get("need", False)
+        self.symbol: str | Callable[..., str] = meta.get("symbol") or name
 
     def __repr__(self) -> str:
         return f"Rule({self.name!r}: {self.doc})"
@@ -66,7 +67,7 @@ def defrule(name: str, doc: str, *, forward: Callable[..., Any], vjp: Callable[.
             jvp: Callable[..., Any], nodes: tuple[str, ...] = ("Value", "Tensor"),
             method: str | None = None, kink: str | None = None, expr: tuple[str, ...] = (),
             ufunc: str | None = None, work: Callable[..., int] | None = None,
-            need: bool = False) -> Rule:
+            need: bool = False, symbol: str | Callable[..., str] | None = None) -> Rule:
     """Add one op to the rule table and return its entry.
 
     Metadata, read by the rest of the package instead of lists of op names:
@@ -82,6 +83,8 @@ def defrule(name: str, doc: str, *, forward: Callable[..., Any], vjp: Callable[.
       the size of the largest operand).
     * ``need``: the VJP takes ``need=`` (which inputs want a gradient) from the engine, to skip
       work nobody asked for; it is never stored on the node.
+    * ``symbol``: the op in micrograd's notation, read by ``node._op`` (``'+'``, ``'ReLU'``): a
+      string, or a function of the static arguments (``'**2'``); the rule's name by default.
 
     Example:
         >>> from autograd_lite.core.rules import RULES
@@ -91,7 +94,7 @@ def defrule(name: str, doc: str, *, forward: Callable[..., Any], vjp: Callable[.
     if name in RULES:
         raise ValueError(f"rule {name!r} is already defined")
     r = Rule(name, doc, forward, vjp, jvp, nodes=nodes, method=method, kink=kink, expr=expr,
-             ufunc=ufunc, work=work, need=need)
+             ufunc=ufunc, work=work, need=need, symbol=symbol)
     RULES[name] = r
     return r
 
@@ -382,6 +385,7 @@ ADD = defrule(
     forward=lambda x, y: x + y,
     vjp=lambda g, ans, x, y: (g, g),
     jvp=lambda t, ans, x, y: _plus(t[0], t[1]),
+    symbol="+",
 )
 
 SUB = defrule(
@@ -389,6 +393,7 @@ SUB = defrule(
     forward=lambda x, y: x - y,
     vjp=lambda g, ans, x, y: (g, -g),
     jvp=lambda t, ans, x, y: _plus(t[0], None if t[1] is None else -t[1]),
+    symbol="-",
 )
 
 MUL = defrule(
@@ -396,6 +401,7 @@ MUL = defrule(
     forward=lambda x, y: x * y,
     vjp=lambda g, ans, x, y: (g * y, g * x),
     jvp=lambda t, ans, x, y: _plus(_times(t[0], y), _times(t[1], x)),
+    symbol="*",
 )
 
 
@@ -423,6 +429,7 @@ DIV = defrule(
     jvp=_guarded("div", _DIV_FIX, lambda t, ans, x, y: _plus(
         None if t[0] is None else quot(t[0], y), None if t[1] is None else quot(-t[1] * ans, y)),
         tangent=True),
+    symbol="/",
 )
 
 NEG = defrule(
@@ -478,12 +485,18 @@ def _pow_const_grad(x: Any, exponent: float) -> Any:
 _POW_FIX = ("x ** p with p < 1 has an infinite slope at x = 0 (and 1/x^k overflows near 0); keep the "
             "base away from 0, e.g. (x + eps) ** p")
 
+def _pow_symbol(*, exponent: float) -> str:
+    """micrograd's f'**{exponent}' for an exponent stored as a float: '**2', '**-1', '**0.5'."""
+    return f"**{int(exponent) if float(exponent).is_integer() else exponent}"
+
+
 POW = defrule(
     "pow", "x^n (constant n);  d/dx = n x^(n-1)",
     forward=_pow_const,
     vjp=_guarded("pow", _POW_FIX, lambda g, ans, x, *, exponent: (g * _pow_const_grad(x, exponent),)),
     jvp=_guarded("pow", _POW_FIX, lambda t, ans, x, *, exponent: t[0] * _pow_const_grad(x, exponent),
                  tangent=True),
+    symbol=_pow_symbol,
 )
 
 
@@ -539,6 +552,7 @@ POWER = defrule(
                  lambda g, ans, x, y: (g * _power_dx(x, y), g * ans * _log_base(x))),
     jvp=_guarded("power", _POWER_FIX, lambda t, ans, x, y: _plus(
         _times(t[0], _power_dx(x, y)), _times(t[1], ans * _log_base(x))), tangent=True),
+    symbol="**",
 )
 
 EXP = defrule(
@@ -615,6 +629,7 @@ RELU = defrule(
     vjp=lambda g, ans, x: (g * step(x),),
     jvp=lambda t, ans, x: t[0] * step(x),
     method="relu", kink="zero", expr=("relu",),
+    symbol="ReLU",
 )
 
 
@@ -762,6 +777,7 @@ MATMUL = defrule(
     vjp=_matmul_vjp,
     jvp=lambda t, ans, x, y: _plus(None if t[0] is None else t[0] @ y, None if t[1] is None else x @ t[1]),
     nodes=_T, work=_matmul_madds, need=True,
+    symbol="@",
 )
 
 # ------------------------------------------------------------------------------------------ reductions

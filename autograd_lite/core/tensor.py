@@ -26,9 +26,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -50,6 +51,7 @@ __all__ = [
     "ones_like",
     "randn",
     "stack",
+    "tensor",
     "where",
     "zeros",
     "zeros_like",
@@ -61,6 +63,42 @@ _asarray = np.asarray
 _f64 = np.dtype(np.float64)
 
 Axis = int | tuple[int, ...] | None
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# PyTorch's names for numpy's axis arguments; every op with an axis argument accepts both
+_TORCH_NAMES = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis", "end_dim": "end_axis"}
+
+
+def _torch_names(fn: _F) -> _F:
+    """Let ``fn`` take PyTorch's ``dim=``, ``keepdim=``, ``start_dim=``, ``end_dim=`` for its
+    numpy-named ``axis=``, ``keepdims=``, ``start_axis=``, ``end_axis=`` (the one place that maps
+    them)."""
+    own = fn.__name__
+
+    @functools.wraps(fn)
+    def op(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            for theirs, ours in _TORCH_NAMES.items():
+                if theirs in kwargs:
+                    if ours in kwargs:
+                        raise TypeError(f"{own}: got both {ours}= and {theirs}= (PyTorch's name for "
+                                        f"{ours}); pass one of them")
+                    kwargs[ours] = kwargs.pop(theirs)
+        return fn(*args, **kwargs)
+
+    return op  # type: ignore[return-value]
+
+
+class _Size(int):
+    """numpy's ``size`` (the element count, an int). Called like PyTorch's ``t.size()`` it raises
+    an error that points to ``t.shape``, instead of "'int' object is not callable"."""
+
+    __slots__ = ()
+
+    def __call__(self, dim: int | None = None) -> Any:
+        want = "t.shape for the shape" if dim is None else f"t.shape[{dim}] for the length of axis {dim}"
+        raise TypeError(f"Tensor.size is numpy's element count ({int(self)}), not PyTorch's size(): "
+                        f"use {want}")
 
 
 class Tensor(Node):
@@ -158,8 +196,14 @@ class Tensor(Node):
 
     @property
     def size(self) -> int:
-        """The number of elements."""
-        return int(self.data.size)
+        """The number of elements, as numpy's ``size`` (PyTorch's ``t.size()`` is ``t.shape`` here).
+
+        Example:
+            >>> t = Tensor([[1.0, 2.0, 3.0]])
+            >>> t.size, t.shape
+            (3, (1, 3))
+        """
+        return _Size(self.data.size)
 
     @property
     def T(self) -> Tensor:
@@ -359,6 +403,7 @@ class Tensor(Node):
         return _apply(R.ASTYPE, (self,), {"dtype": dt})
 
     # --- reductions -----------------------------------------------------------------------------------
+    @_torch_names
     def sum(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
         """Sum over ``axis`` (int, tuple or None for all).
 
@@ -370,6 +415,7 @@ class Tensor(Node):
         return _apply(R.SUM, (self,), {"axis": _axis(axis, self.ndim, "sum"),
                                         "keepdims": bool(keepdims)})
 
+    @_torch_names
     def mean(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
         """Mean over ``axis`` (int, tuple or None for all).
 
@@ -382,6 +428,7 @@ class Tensor(Node):
         return _apply(R.MEAN, (self,), {"axis": _axis(axis, self.ndim, "mean"),
                                          "keepdims": bool(keepdims)})
 
+    @_torch_names
     def max(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
         """Maximum over ``axis``; the gradient goes to the maximal entries (split between ties).
 
@@ -394,6 +441,7 @@ class Tensor(Node):
         return _apply(R.MAX, (self,), {"axis": _axis(axis, self.ndim, "max"),
                                         "keepdims": bool(keepdims)})
 
+    @_torch_names
     def min(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
         """Minimum over ``axis``; the gradient goes to the minimal entries (split between ties).
 
@@ -406,6 +454,7 @@ class Tensor(Node):
         return _apply(R.MIN, (self,), {"axis": _axis(axis, self.ndim, "min"),
                                         "keepdims": bool(keepdims)})
 
+    @_torch_names
     def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0,
             **unsupported: Any) -> Tensor:
         """Variance over ``axis`` (``ddof=1`` for the unbiased estimate), as ``np.var``.
@@ -443,6 +492,15 @@ class Tensor(Node):
         if target == self.shape:
             return self
         return _apply(R.RESHAPE, (self,), {"shape": target})
+
+    def view(self, *shape: Any) -> Tensor:
+        """PyTorch's name for `reshape` (the same op: the gradient is reshaped back).
+
+        Example:
+            >>> Tensor([1.0, 2.0, 3.0, 4.0]).view(2, 2).shape
+            (2, 2)
+        """
+        return self.reshape(*shape)
 
     def transpose(self, *axes: Any) -> Tensor:
         """Permute the axes (all reversed by default), as ``np.transpose``.
@@ -484,6 +542,7 @@ class Tensor(Node):
             raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}")
         return _apply(R.BROADCAST_TO, (self,), {"shape": shape})
 
+    @_torch_names
     def squeeze(self, axis: Axis = None) -> Tensor:
         """Remove axes of length 1 (all of them, or the given ones), as ``np.squeeze``.
 
@@ -503,6 +562,7 @@ class Tensor(Node):
                                  f"{shape[bad[0]]}, not 1; only length-1 axes can be removed")
         return self.reshape(tuple(n for i, n in enumerate(shape) if i not in drop))
 
+    @_torch_names
     def unsqueeze(self, axis: int) -> Tensor:
         """Insert a new axis of length 1 at position ``axis`` (as ``np.expand_dims``).
 
@@ -517,6 +577,7 @@ class Tensor(Node):
         shape.insert(int(axis) % nd, 1)
         return self.reshape(tuple(shape))
 
+    @_torch_names
     def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         """Merge axes ``start_axis..end_axis`` (all by default) into one.
 
@@ -551,6 +612,7 @@ class Tensor(Node):
                 from None
 
     # --- softmax family ---------------------------------------------------------------------------------
+    @_torch_names
     def softmax(self, axis: int = -1) -> Tensor:
         """Softmax along ``axis``, max-shifted; VJP s ⊙ (g - Σ g s), O(n).
 
@@ -560,6 +622,7 @@ class Tensor(Node):
         """
         return _apply(R.SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "softmax")})
 
+    @_torch_names
     def log_softmax(self, axis: int = -1) -> Tensor:
         """log softmax along ``axis``, computed as x - logsumexp(x): finite at |x| = 1000.
 
@@ -569,6 +632,7 @@ class Tensor(Node):
         """
         return _apply(R.LOG_SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "log_softmax")})
 
+    @_torch_names
     def logsumexp(self, axis: Axis = -1, keepdims: bool = False) -> Tensor:
         """log Σ e^x along ``axis`` (None: all), max-shifted.
 
@@ -685,7 +749,7 @@ def _no_numpy_extras(op: str, extras: dict[str, Any]) -> None:
     for k, v in extras.items():
         if k not in _NUMPY_EXTRAS_OK or v is not _NUMPY_EXTRAS_OK[k]:
             raise TypeError(f"{op}: the argument {k}={_short(v)} is not supported on a Tensor "
-                            "(axis and keepdims are)")
+                            "(axis and keepdims are, or PyTorch's dim and keepdim)")
 
 
 def _lift(other: Any, op: str, like: Tensor | None = None) -> Tensor:
@@ -808,6 +872,23 @@ def _made(arr: np.ndarray, requires_grad: bool, label: str | None) -> Tensor:
     t = _leaf(Tensor, arr, bool(requires_grad))
     t.label = label or None
     return t
+
+
+def tensor(data: Any, *, dtype: Any = None, requires_grad: bool = False,
+           label: str | None = None) -> Tensor:
+    """PyTorch's ``torch.tensor(data, requires_grad=...)``: a new leaf Tensor holding a copy of
+    ``data``. Numbers and lists become float64 (numpy's default float, not PyTorch's float32);
+    an ndarray keeps its dtype; ``dtype=`` takes numpy's names (``np.float32``, ``"float32"``).
+
+    Example:
+        >>> import autograd_lite as al
+        >>> t = al.tensor([[1.0, 2.0]], requires_grad=True)
+        >>> (t * t).sum().backward(); t.grad
+        array([[2., 4.]])
+    """
+    if isinstance(data, Tensor):
+        data = data.data.copy()
+    return Tensor(data, requires_grad=requires_grad, label=label, dtype=dtype)
 
 
 def zeros(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False,
@@ -1056,6 +1137,7 @@ def _gather(items: Any, op: str) -> tuple[Tensor, ...]:
     return ts
 
 
+@_torch_names
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis; the VJP hands each input its slice of g.
 
@@ -1078,6 +1160,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return _apply(R.CONCATENATE, ts, {"axis": ax % nd})
 
 
+@_torch_names
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Stack tensors of one shape along a new axis.
 

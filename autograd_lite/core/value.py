@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import rules as R
-from .engine import Node, _build, _mode, _new
+from .engine import _NO_GRAD, Node, _build, _mode, _new
 
 __all__ = ["Value"]
 
@@ -35,7 +35,9 @@ class Value(Node):
         (19.0, 12.0)
     """
 
-    __slots__ = ()
+    # a __dict__ for what client code attaches (optimizer state such as ``p.m``, a colour): one
+    # more pointer per node; the dict itself is made only when something is attached
+    __slots__ = ("__dict__",)
 
     def __init__(self, data: float | int | Value, _children: tuple[Any, ...] = (), _op: str = "",
                  label: str | None = None, *, requires_grad: bool = True) -> None:
@@ -48,8 +50,27 @@ class Value(Node):
                 raise TypeError(
                     f"Value(data): expected a real number, got {type(data).__name__} {data!r}; "
                     "use Tensor for arrays") from None
-        _build(self, float(data), requires_grad)
+        if _children:
+            self._init_op(float(data), _children, _op, requires_grad)
+        else:
+            _build(self, float(data), requires_grad)
         self.label = label or None
+
+    def _init_op(self, data: float, children: Any, op: Any, requires_grad: bool) -> None:
+        """micrograd's ``Value(data, _children, _op)``: a node whose gradient comes from the
+        ``_backward`` closure the caller sets next (see `_ClosureRule`)."""
+        parents = tuple(children)
+        for c in parents:
+            if not isinstance(c, Value):
+                raise TypeError(f"Value(data, _children, _op): every child must be a Value, got "
+                                f"{type(c).__name__} {c!r}")
+        if requires_grad and not _mode.get() & _NO_GRAD and any(c.requires_grad for c in parents):
+            n = len(parents)
+            _build(self, data, True, None, parents[0] if n < 3 else None, parents[1] if n == 2 else None,
+                   parents if n > 2 else None)
+            self._rule = _ClosureRule(self, str(op), None)
+        else:  # from constants only, or under no_grad: a constant, as any op's result would be
+            _build(self, data, False)
 
     # --- node protocol hooks ---------------------------------------------------------------------
     _grad0 = 0.0
@@ -70,6 +91,40 @@ class Value(Node):
 
     def _zero_tangent(self) -> float:
         return 0.0
+
+    def _set_closure(self, fn: Any) -> None:
+        # ``out._backward = fn``: micrograd's way to give a node its gradient
+        if not callable(fn):
+            raise TypeError(f"Value._backward = {fn!r}: expected a function of no arguments that adds "
+                            "this node's gradient into its children's .grad")
+        rule = self._rule
+        if rule is not None:
+            if isinstance(rule, _ClosureRule):
+                rule.fn = fn
+            else:  # an op's node whose gradient the user replaces, as micrograd allows
+                self._rule = _ClosureRule(self, self._op, fn)
+                self._static = None
+            self._check_closure(fn)
+        elif self.requires_grad:
+            raise TypeError(
+                "Value._backward = ...: this Value is a leaf (built without children), so the "
+                "closure would have no inputs to send gradients to. Build the node with its "
+                "inputs, out = Value(data, (x, y), 'myop'), then set out._backward.")
+        # else a constant (built from constants, or under no_grad): no gradient flows through it
+
+    def _check_closure(self, fn: Any) -> None:
+        """Warn when the closure holds a Value that is not a child: backward() sends gradients
+        along the children only, so what the closure adds into that Value would be lost."""
+        parents = self._parents
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:  # a cell not filled yet
+                continue
+            if isinstance(v, Value) and v is not self and not any(v is p for p in parents):
+                R._warn(self.op, f"the _backward closure uses {v!r}, which is not one of the node's "
+                        "_children, so backward() would not pass a gradient to it",
+                        "list every Value the op reads in _children: Value(data, (x, y), op)")
 
     # --- conversions ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -175,6 +230,74 @@ class Value(Node):
 
 
 
+
+
+class _ClosureRule(R.Rule):
+    """The rule of one node built micrograd's way: ``Value(data, _children, _op)`` and an
+    ``out._backward`` closure that adds into the children's ``.grad``.
+
+    In `backward()` the node joins the ordinary iterative sweep as its own rule: the VJP runs the
+    closure against zeroed children's gradients, reads what it added and puts the children's
+    gradients back, so the closure's contributions reach each child once and through the same
+    accumulation as every other edge (leaves add, intermediates are overwritten, all or
+    nothing). Not in the rule table: such an op has no forward rule, no JVP, no second derivative.
+    """
+
+    __slots__ = ("fn", "node")
+
+    def __init__(self, node: Value, op: str, fn: Any) -> None:
+        super().__init__(op or "closure", "an op given by a micrograd-style _backward closure",
+                         self._no_forward, self._vjp, self._no_jvp, nodes=("Value",), symbol=op)
+        self.symbol = op  # '' stays '' (micrograd's default op string)
+        self.node = node  # a cycle, like the closure's own reference to `out`: the collector frees it
+        self.fn = fn
+
+    def _no_forward(self, *inputs: Any) -> Any:
+        raise RuntimeError(f"the op '{self.name}' was built from a number (Value(data, _children, _op)): "
+                           "it has no forward rule, so it cannot be re-evaluated at other inputs "
+                           "(as check_grad's finite differences do); write it from Value ops to "
+                           "check it numerically")
+
+    def _no_jvp(self, *args: Any) -> Any:
+        raise RuntimeError(f"forward mode (jvp): the op '{self.name}' is a micrograd-style _backward "
+                           "closure, which gives reverse-mode gradients only; write it from Value ops")
+
+    def _closure(self) -> Any:
+        if self.fn is None:
+            raise RuntimeError(
+                f"backward(): the node '{self.name}' was built with Value(data, _children, _op) but "
+                "has no _backward closure, so its children would silently get no gradient. Set "
+                "out._backward to a function that adds d(out)/d(child) * out.grad into each child's "
+                ".grad (micrograd's pattern), or build the op from Value ops.")
+        return self.fn
+
+    def step(self) -> None:
+        """A hand step (micrograd's ``out._backward()``): the closure itself."""
+        self._closure()()
+
+    def _vjp(self, g: Any, ans: Any, *inputs: Any) -> tuple[Any, ...]:
+        if isinstance(g, Node):
+            raise RuntimeError(
+                f"backward(create_graph=True): the op '{self.name}' is a micrograd-style _backward "
+                "closure, which computes numbers, not a graph of its derivative; write it from Value "
+                "ops to differentiate it twice")
+        fn = self._closure()
+        node = self.node
+        parents = node._parents
+        unique = list(dict.fromkeys(parents))  # a child listed twice is one node to read back
+        saved = [p.grad for p in unique]
+        own = node.grad
+        try:
+            for p in unique:
+                p.grad = 0.0
+            node.grad = g
+            fn()
+            got = {p: p.grad for p in unique}
+        finally:
+            for p, old in zip(unique, saved):
+                p.grad = old
+            node.grad = own
+        return tuple(got.pop(p, None) for p in parents)  # a repeated child gets its share once
 
 
 _apply = Value._apply

@@ -753,6 +753,11 @@ class Sequential(Module):
 
 
 def _layer_plan(sizes: Sequence[int], act: str, output_activation: str | None) -> list[int]:
+    if isinstance(sizes, int) and isinstance(act, list | tuple):  # micrograd's MLP(nin, nouts)
+        widths = [sizes, *act]
+        raise TypeError(f"MLP({sizes!r}, {list(act)!r}) is micrograd's signature (nin, nouts); here all "
+                        f"sizes go in one list: MLP({widths!r}) / ValueMLP({widths!r}), or use "
+                        f"autograd_lite.micrograd.MLP({sizes!r}, {list(act)!r}) for micrograd's model")
     if isinstance(sizes, int) or len(sizes) < 2:
         raise ValueError(f"MLP: sizes must list at least [d_in, d_out] (e.g. [64, 32, 10] for one hidden "
                          f"layer), got {sizes!r}")
