@@ -1149,13 +1149,13 @@ def _concat_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
     return tuple(out)
 
 
-CONCATENATE = defrule(
-    "concatenate", "join x₁, …, x_k along an axis;  VJP: the matching slices of g",
-    forward=lambda *xs, axis: np.concatenate(xs, axis),
-    vjp=_concat_vjp,
-    jvp=lambda t, ans, *xs, axis: _join(_fill(t, xs), axis, "concatenate"),
-    nodes=_T,
-)
+def _join_rule(name: str, doc: str, fn: Callable[..., Any], vjp: Callable[..., Any]) -> Rule:
+    return defrule(name, doc, forward=lambda *xs, axis: fn(xs, axis), vjp=vjp,
+                   jvp=lambda t, ans, *xs, axis: _join(_fill(t, xs), axis, name), nodes=_T)
+
+
+CONCATENATE = _join_rule("concatenate", "join x₁, …, x_k along an axis;  VJP: the matching slices of g",
+                         np.concatenate, _concat_vjp)
 
 
 def _stack_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
@@ -1163,10 +1163,5 @@ def _stack_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
     return tuple(g[(*lead, i)] for i in range(len(xs)))
 
 
-STACK = defrule(
-    "stack", "stack x₁, …, x_k along a new axis;  VJP: g taken at each position of that axis",
-    forward=lambda *xs, axis: np.stack(xs, axis),
-    vjp=_stack_vjp,
-    jvp=lambda t, ans, *xs, axis: _join(_fill(t, xs), axis, "stack"),
-    nodes=_T,
-)
+STACK = _join_rule("stack", "stack x₁, …, x_k along a new axis;  VJP: g taken at each position of that axis",
+                   np.stack, _stack_vjp)
