@@ -16,5 +16,6 @@ source "$(dirname "$0")/_setup.sh"
 if [ "$quick" = 1 ]; then
   # put first: argparse keeps the last value, so the caller's own --epochs/--out still win
   set -- --epochs 20 --out runs/quick "$@"
+  mkdir -p runs  # train --out creates only the last missing folder level
 fi
 _run "$PY" -m autograd_lite train "$@"
