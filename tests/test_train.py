@@ -188,6 +188,28 @@ def test_train_and_validation_losses_are_measured_at_the_same_point(batch_size: 
     assert h.accuracy[-1] == accuracy(model, X, y)
 
 
+def test_full_batch_reuses_the_measurement_as_the_next_steps_forward_pass(monkeypatch: pytest.MonkeyPatch
+                                                                          ) -> None:
+    """The end-of-epoch pass is the next step's forward (same parameters, same data): one forward
+    per epoch, and exactly the numbers of the path that recomputes it (taken with a callback)."""
+    X, y = make_moons(64, noise=0.2, seed=0)
+    runs = []
+    for callback in (None, lambda epoch, h: False):
+        model = MLP([2, 8, 2], seed=0)
+        calls = []
+        real = MLP.forward
+        monkeypatch.setattr(MLP, "forward", lambda self, x: calls.append(1) or real(self, x))
+        h = fit(model, X, y, epochs=7, regularizer=ElasticNet(l2=1e-3), validation=(X[:10], y[:10]),
+                callback=callback, progress=False)
+        monkeypatch.setattr(MLP, "forward", real)
+        runs.append((h, model.state_dict(), len(calls)))
+    (h1, s1, n1), (h2, s2, n2) = runs
+    assert (n1, n2) == (1 + 1 + 7 + 7, 1 + 7 + 7 + 7)  # validation check, steps, end of epoch, validation
+    assert h1.loss == h2.loss and h1.objective == h2.objective and h1.val_loss == h2.val_loss
+    for k in s1:
+        np.testing.assert_array_equal(s1[k], s2[k])
+
+
 # ---- the progress bar -------------------------------------------------------------------------------
 
 class _Stream:

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
@@ -35,6 +36,7 @@ import numpy as np
 from ..core.engine import Node, no_grad
 from ..core.tensor import Tensor
 from . import losses as L
+from . import nn as _nn
 from .files import atomic_write
 from .optim import SGD, Optimizer
 
@@ -474,9 +476,10 @@ def _loss_fn(loss: str | Callable[..., Any]) -> Callable[..., Any]:
     return LOSSES[loss]
 
 
-def _batches(n: int, batch_size: int | None, shuffle: bool, rng: np.random.Generator) -> list[np.ndarray]:
+def _batches(n: int, batch_size: int | None, shuffle: bool, rng: np.random.Generator
+             ) -> list[slice | np.ndarray]:
     if batch_size is None or batch_size >= n:
-        return [np.arange(n)]
+        return [slice(None)]  # full batch: a view, no copy of the data each epoch
     order = rng.permutation(n) if shuffle else np.arange(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
@@ -561,20 +564,26 @@ class _Run:
         self.saved: list[Any] | None = None  # the parameters before the last update (finite loss)
         self.updating = False
         self.where = ""
+        # full batch: the end-of-epoch measurement is the next step's forward pass, so keep its graph
+        self.reuse = False
+        self.pending: tuple[Any, Any] | None = None
 
-    def _objective(self, out: Any, y: np.ndarray) -> tuple[Any, Any]:
+    def _objective(self, out: Any, y: np.ndarray, penalize: bool = True) -> tuple[Any, Any]:
         data_loss = self.loss_fn(out, y)
-        penalty = self.regularizer(self.model) if self.regularizer is not None else None
+        penalty = self.regularizer(self.model) if self.regularizer is not None and penalize else None
         return data_loss, (data_loss + penalty if penalty is not None else data_loss)
 
     def step(self, Xb: np.ndarray, yb: np.ndarray) -> float:
         """One update; returns the objective before it (NaN/inf: no update was made)."""
         self.optimizer.zero_grad()
-        out = self.model(Xb)
-        if self.predict == "auto":  # a custom loss: class scores (2+ columns) and 1-D integer labels
-            raw = _raw(out)
-            self.predict = "argmax" if raw.ndim == 2 and raw.shape[1] > 1 and yb.ndim == 1 else None
-        _, objective = self._objective(out, yb)
+        if self.pending is not None:  # the same parameters, the same data: that forward pass
+            objective, self.pending = self.pending[1], None
+        else:
+            out = self.model(Xb)
+            if self.predict == "auto":  # a custom loss: class scores (2+ columns), 1-D integer labels
+                raw = _raw(out)
+                self.predict = "argmax" if raw.ndim == 2 and raw.shape[1] > 1 and yb.ndim == 1 else None
+            _, objective = self._objective(out, yb)
         value = float(objective.item())
         if not math.isfinite(value):
             return value
@@ -597,16 +606,21 @@ class _Run:
         self.updating = False
         return True
 
-    def measure(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float, float | None]:
-        """(R̂, R̂ + penalty, accuracy or None) with the current parameters, in eval mode."""
+    def measure(self, X: np.ndarray, y: np.ndarray, penalize: bool = True
+                ) -> tuple[float, float, float | None]:
+        """(R̂, R̂ + penalty, accuracy or None) with the current parameters, in eval mode
+        (the validation data needs no penalty: ``penalize=False``)."""
+        keep = self.reuse and penalize
         mode = getattr(self.model, "training", None)
         if mode is not None:
             self.model.eval()
         try:
-            with no_grad():
+            with contextlib.nullcontext() if keep else no_grad():
                 out = self.model(X)
-                data_loss, objective = self._objective(out, y)
+                data_loss, objective = self._objective(out, y, penalize)
                 loss, obj = float(data_loss.item()), float(objective.item())
+            if keep:
+                self.pending = (out, objective)
         finally:
             if mode is not None:
                 self.model.train(mode)
@@ -626,6 +640,12 @@ class _Run:
                 f"parameters were restored to their last finite values (before the last update) and "
                 f"the History keeps the {epochs_done} finished epoch(s). Fix: lower the learning rate"
                 f"{now} or scale the inputs.")
+
+
+def _plain(model: Any) -> bool:
+    """Only the library's own modules: their forward pass is the same in train and eval mode."""
+    named = getattr(model, "named_modules", None)
+    return callable(named) and all(type(m).__module__ == _nn.__name__ for _, m in named())
 
 
 def _record(history: History, epoch: int, seconds: float, train: tuple[float, float, float | None],
@@ -673,7 +693,9 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     "cross_entropy" (default), "mse", "binary_cross_entropy_with_logits", "hinge" or a function
     (outputs, y) -> scalar node. After each epoch the loss (and accuracy) is measured on the whole
     training set and on ``validation=(X_val, y_val)`` with the same parameters; the validation data
-    is checked (width, labels, one evaluation) before the first update. Accuracy is recorded for
+    is checked (width, labels, one evaluation) before the first update. In full batch the end-of-epoch
+    pass doubles as the next step's forward pass (same parameters, same data), so it costs nothing;
+    with mini-batches it is one extra forward pass per epoch. Accuracy is recorded for
     integer labels with a classification loss (``record_accuracy`` forces it on or off).
 
     Nothing is lost: the loss is checked at every step, and a NaN/inf loss restores the
@@ -699,9 +721,10 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     Xa, ya, loss_fn, optimizer = _check_fit(model, X, y, loss, optimizer, epochs, batch_size)
     val = _check_validation(validation, Xa, ya)
     run = _Run(model, optimizer, loss_fn, regularizer, _prediction(loss_fn, ya, record_accuracy))
+    run.reuse = (batch_size is None or batch_size >= len(Xa)) and callback is None and _plain(model)
     if val is not None:
         try:
-            run.measure(*val)
+            run.measure(*val, penalize=False)
         except (ValueError, TypeError) as err:
             raise type(err)(f"fit(validation): {err}") from None
     rng = np.random.default_rng(seed)
@@ -724,7 +747,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
             if not math.isfinite(value):
                 stop = ("diverged", run.diverged(value, len(history), getattr(optimizer, "lr", "?")))
                 break
-            vals = run.measure(*val) if val is not None else None
+            vals = run.measure(*val, penalize=False) if val is not None else None
             bar.set_postfix(_record(history, epoch, time.perf_counter() - start, train, vals))
             bar.update(1)
             if callback is not None and callback(epoch, history):
