@@ -194,14 +194,14 @@ def test_full_batch_reuses_the_measurement_as_the_next_steps_forward_pass(monkey
     per epoch, and exactly the numbers of the path that recomputes it (taken with a callback)."""
     X, y = make_moons(64, noise=0.2, seed=0)
     runs = []
+    calls: list[int] = []
+    real = MLP.forward
+    monkeypatch.setattr(MLP, "forward", lambda self, x: calls.append(1) or real(self, x))
     for callback in (None, lambda epoch, h: False):
         model = MLP([2, 8, 2], seed=0)
-        calls = []
-        real = MLP.forward
-        monkeypatch.setattr(MLP, "forward", lambda self, x: calls.append(1) or real(self, x))
+        calls.clear()
         h = fit(model, X, y, epochs=7, regularizer=ElasticNet(l2=1e-3), validation=(X[:10], y[:10]),
                 callback=callback, progress=False)
-        monkeypatch.setattr(MLP, "forward", real)
         runs.append((h, model.state_dict(), len(calls)))
     (h1, s1, n1), (h2, s2, n2) = runs
     assert (n1, n2) == (1 + 1 + 7 + 7, 1 + 7 + 7 + 7)  # validation check, steps, end of epoch, validation
