@@ -208,13 +208,13 @@ class History:
         if self.val_loss:
             ax.plot(self.epoch, self.val_loss, label=f"{val_name} loss")
             curves.append(self.val_loss)
-        ax.set_xlabel("epoch (losses measured at the end of each epoch)")
+        ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         finite = [v for c in curves for v in c if math.isfinite(v)]
         if finite and min(finite) > 0 and max(finite) / min(finite) > 20:
             _log_axis(ax, min(finite), max(finite))
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        ax.legend(title="at the end of each epoch", title_fontsize="small")  # both curves: one point
         if n_panels == 2:
             ax2 = axes[0][1]
             if self.accuracy:
