@@ -564,7 +564,9 @@ class _Run:
         self.saved: list[Any] | None = None  # the parameters before the last update (finite loss)
         self.updating = False
         self.where = ""
-        # full batch: the end-of-epoch measurement is the next step's forward pass, so keep its graph
+        # the library's modules compute the same in train and eval mode: no switching needed, and in
+        # full batch the end-of-epoch measurement is the next step's forward pass (its graph is kept)
+        self.plain = _plain(model)
         self.reuse = False
         self.pending: tuple[Any, Any] | None = None
 
@@ -611,7 +613,7 @@ class _Run:
         """(R̂, R̂ + penalty, accuracy or None) with the current parameters, in eval mode
         (the validation data needs no penalty: ``penalize=False``)."""
         keep = self.reuse and penalize
-        mode = getattr(self.model, "training", None)
+        mode = None if self.plain else getattr(self.model, "training", None)
         if mode is not None:
             self.model.eval()
         try:
@@ -721,7 +723,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     Xa, ya, loss_fn, optimizer = _check_fit(model, X, y, loss, optimizer, epochs, batch_size)
     val = _check_validation(validation, Xa, ya)
     run = _Run(model, optimizer, loss_fn, regularizer, _prediction(loss_fn, ya, record_accuracy))
-    run.reuse = (batch_size is None or batch_size >= len(Xa)) and callback is None and _plain(model)
+    run.reuse = (batch_size is None or batch_size >= len(Xa)) and callback is None and run.plain
     if val is not None:
         try:
             run.measure(*val, penalize=False)
