@@ -25,7 +25,10 @@ from __future__ import annotations
 import contextvars
 import functools
 import itertools
+import linecache
 import operator
+import os
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Self, TypeVar
@@ -66,6 +69,11 @@ _observers: contextvars.ContextVar[tuple[Callable[..., Any], ...]] = contextvars
     "autograd_lite_observers", default=())
 _counter = itertools.count()
 _new = object.__new__
+# Set by the transforms while they run the user's function: where user code turned a node into
+# a plain number or array (float(), np.asarray, .item(), .detach()), to explain a zero gradient.
+_escapes: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar(
+    "autograd_lite_escapes", default=None)
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Node._flags: 0, or the number of the backward pass that consumed the node (ran through it
 # without retain_graph). A pass number, not a bit, so a failed pass can undo exactly its own marks.
@@ -74,9 +82,14 @@ _HAND_STEPPED = -1  # Node._flags of a node stepped by hand with micrograd's `_b
 
 
 class _GradMode:
-    """Shared base of `no_grad` / `enable_grad`: a context manager and a decorator."""
+    """Shared base of `no_grad` / `enable_grad`: a context manager and a decorator, with or
+    without parentheses (``@no_grad`` works like ``@no_grad()``)."""
 
     _enabled = True
+
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)  # bare ``@no_grad``: decorate at once
 
     def __enter__(self) -> None:
         self._token = _set_grad_mode(self._enabled)
@@ -179,6 +192,10 @@ class detect_anomaly:  # noqa: N801
         ...     print(str(err).splitlines()[0])
         anomaly in forward of mul: result is inf
     """
+
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)  # bare ``@detect_anomaly``, as ``@no_grad``
 
     def __enter__(self) -> None:
         self._token = _mode.set(_mode.get() | _ANOMALY)
@@ -287,6 +304,20 @@ def _user_frame() -> str:
     return "<unknown>"
 
 
+def _escaped(route: str) -> None:
+    """Note that user code took a node's data out of the graph by ``route`` ("float()", ...):
+    a no-op unless a transform is running the user's function (see `_escapes`)."""
+    seen = _escapes.get()
+    if seen is None or len(seen) >= 3:  # a few places are enough to explain
+        return
+    frame = sys._getframe(2)  # the code that called float(x), np.asarray(x), x.item() ...
+    path = frame.f_code.co_filename
+    if path.startswith(_PACKAGE):
+        return  # the package's own conversions cut nothing the user asked for
+    line = linecache.getline(path, frame.f_lineno).strip()
+    seen.append((route, f"{path}:{frame.f_lineno}" + (f": {line}" if line else "")))
+
+
 def _summary(x: Any) -> str:
     d = x.data if isinstance(x, Node) else x
     if isinstance(d, np.ndarray):
@@ -350,6 +381,14 @@ def _build(node: Any, data: Any, requires_grad: bool, rule: Any = None, a: Any =
     node._a = a
     node._b = b
     node._more = more
+    # the data objects the op read, so backward can tell a reassigned ``.data`` (see Node);
+    # slots nobody will read stay unset (a leaf's, a one-input op's _bd)
+    if a is not None:
+        node._ad = a.data
+        if b is not None:
+            node._bd = b.data
+    elif more is not None:
+        node._ad = tuple(x.data for x in more)
     node._rule = rule
     node._static = static
     node._id = next(_counter)
@@ -370,16 +409,21 @@ class Node:
     wider op), so a node is one object for the garbage collector instead of two: on a scalar graph
     that halves the time Python's collector spends walking it.
 
-    ``.data`` is a plain slot read by every op, so the graph keeps references, not copies:
-    changing ``.data`` of a node between forward and backward makes backward use the new value
-    (optimizers update after backward, which is safe). Inside `detect_anomaly` each op also keeps
-    a fingerprint of the inputs it read, and backward raises an error naming the op and the input
-    whose data changed (assignment, ``-=`` or an element write alike).
+    ``.data`` is a plain slot read by every op, so the graph keeps references, not copies. Each op
+    node also keeps the data objects it read (``_ad``, ``_bd``; a tuple in ``_ad`` for a wider
+    op): reassigning ``x.data = ...`` between forward and backward is always detected, and
+    backward raises an error naming the op and the input (unless the new value equals the old
+    one). That costs a pointer compare per edge. Writes *into* an array (``t.data[0] = 1``, and
+    ``t.data -= ...``, which numpy does in place) keep the object, so only `detect_anomaly` sees
+    them: there each op fingerprints the bytes it read. Optimizers update after backward, which is
+    safe.
     """
 
     __slots__ = (
         "_a",
+        "_ad",
         "_b",
+        "_bd",
         "_flags",
         "_id",
         "_meta",
@@ -398,6 +442,8 @@ class Node:
     label: str | None
     _a: Node | None
     _b: Node | None
+    _ad: Any
+    _bd: Any
     _more: tuple[Node, ...] | None
     _rule: Any
     _static: dict[str, Any] | None
@@ -421,6 +467,10 @@ class Node:
 
     def _check_seed(self, gradient: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    @staticmethod
+    def _nonfinite(rule: Any, inputs: tuple[Node, ...], out: Any) -> None:
+        """Called when a scalar op's result is inf or nan (Value warns about overflow)."""
 
     if TYPE_CHECKING:  # generated from the rule table (`defrule`); declared here for type checkers
         def exp(self) -> Self: ...
@@ -480,8 +530,11 @@ class Node:
             if "broadcast" not in str(err):
                 raise
             raise _broadcast_error(rule.name, inputs) from None
-        if cls._broadcasts and type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
-            out = np.asarray(out)
+        if cls._broadcasts:
+            if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
+                out = np.asarray(out)
+        elif out - out != 0.0:  # a scalar inf or nan (numpy warns for arrays; Values say so here)
+            cls._nonfinite(rule, inputs, out)
         if track and not mode & _NO_GRAD:
             node = _build(_new(cls), out, True, rule, a, b, more, static)
         else:
@@ -507,6 +560,22 @@ class Node:
 
     def __ge__(self, other: Any) -> Any:
         return self.data >= (other.data if isinstance(other, Node) else other)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickle and ``copy`` support: a leaf becomes a new leaf (data, grad, requires_grad,
+        label); the result of an op is refused with the fix, as PyTorch does, since its graph
+        (rule functions, every input, maybe 10^5 nodes deep) is not data."""
+        if self._a is not None or self._more is not None:
+            shape = f" of shape {self.data.shape}" if isinstance(self.data, np.ndarray) else ""
+            raise TypeError(
+                f"cannot pickle or copy the result of '{self.op}' (a {type(self).__name__}{shape} "
+                "made by an op): it carries its whole graph. Call .detach() to keep its data as a "
+                "new leaf; leaves (inputs, parameters) and modules pickle and copy fine.")
+        grad = self.grad
+        if isinstance(grad, Node):  # a create_graph gradient: keep its numbers
+            grad = grad.data
+        state = getattr(self, "__dict__", None) or None  # attributes a client attached
+        return _restore, (type(self), self.data, grad, self.requires_grad, self.label), state
 
     @property
     def op(self) -> str:
@@ -580,6 +649,14 @@ class Node:
     def zero_grad(self) -> None:
         """Reset the gradient of every node reachable from this one (leaves included)."""
         zero_grad(toposort(self))
+
+
+def _restore(cls: type, data: Any, grad: Any, requires_grad: bool, label: str | None) -> Node:
+    """Rebuild a pickled or copied leaf (see `Node.__reduce_ex__`)."""
+    node = _build(_new(cls), data, requires_grad)
+    node.grad = grad
+    node.label = label
+    return node
 
 
 def toposort(*roots: Node) -> list[Node]:
@@ -685,12 +762,37 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
     seed = root._seed() if gradient is None else root._check_seed(gradient)
     if create_graph:
         retain_graph = True
-    grads = sweep({root: seed}, consume=0 if retain_graph else next(_passes), keep=intermediate_grads,
+    consume = 0 if retain_graph else next(_passes)
+    grads = sweep({root: seed}, consume=consume, keep=intermediate_grads,
                   create_graph=create_graph, root=root)
-    # only now, with every gradient computed, touch the leaves
-    for leaf, g in grads.items():
-        old = leaf.grad
-        leaf.grad = g if old is None else old + g
+    try:  # every new leaf gradient first (this may fail: a stale .grad), then assign them all
+        new = [(leaf, _accumulated(leaf, g)) for leaf, g in grads.items()]
+    except BaseException:
+        if consume:  # nothing was written: the graph can be backpropagated again
+            for node in toposort(root):
+                if node._flags == consume:
+                    node._flags = 0
+        raise
+    for leaf, total in new:
+        leaf.grad = total
+
+
+def _accumulated(leaf: Node, g: Any) -> Any:
+    """``leaf.grad + g``, refusing a stale ``.grad`` of another shape (it would broadcast)."""
+    old = leaf.grad
+    if old is None:
+        return g
+    if leaf._broadcasts or not isinstance(old, float):
+        shape, new_shape = np.shape(old.data if isinstance(old, Node) else old), np.shape(
+            g.data if isinstance(g, Node) else g)
+        if shape != new_shape:
+            name = f"'{leaf.label}'" if leaf.label else "a leaf"
+            raise ValueError(
+                f"backward(): {name} of shape {np.shape(leaf.data)} holds a .grad of shape {shape}, "
+                f"but its new gradient has shape {new_shape}; adding them would broadcast into a "
+                "wrong gradient. Was .grad set by hand, or .data reshaped after an earlier backward? "
+                "Call zero_grad() (or set .grad = None) before this backward().")
+    return old + g
 
 
 def sweep(seeds: dict[Node, Any], *, consume: int | None = None, keep: bool = False,
@@ -756,18 +858,24 @@ def _run(order: list[Node], pending: dict[Node, Any], consume: int | None, keep:
         rule = node._rule
         if fast and a is not None:  # the hot path: one or two raw inputs, unrolled
             static = node._static
+            ad = a.data
+            if ad is not node._ad:
+                _check_read(node, a, node._ad)
             if b is not None:
+                bd = b.data
+                if bd is not node._bd:
+                    _check_read(node, b, node._bd)
                 if rule.need:
                     static = {**(static or {}), "need": (a.requires_grad, b.requires_grad)}
-                ga, gb = (rule.vjp(g, node.data, a.data, b.data, **static) if static
-                          else rule.vjp(g, node.data, a.data, b.data))
+                ga, gb = (rule.vjp(g, node.data, ad, bd, **static) if static
+                          else rule.vjp(g, node.data, ad, bd))
             else:
-                (ga,) = (rule.vjp(g, node.data, a.data, **static) if static
-                         else rule.vjp(g, node.data, a.data))
+                (ga,) = (rule.vjp(g, node.data, ad, **static) if static
+                         else rule.vjp(g, node.data, ad))
                 gb = None
             if ga is not None and a.requires_grad:
-                if node._broadcasts and ga.shape != a.data.shape:
-                    ga = unbroadcast(ga, a.data.shape)
+                if node._broadcasts and ga.shape != ad.shape:
+                    ga = unbroadcast(ga, ad.shape)
                 old = get(a)
                 pending[a] = ga if old is None else old + ga
             if gb is not None and b is not None and b.requires_grad:
@@ -807,6 +915,7 @@ def local_grads(node: Node, g: Any, *, create_graph: bool = False) -> tuple[Any,
     static = node._static or {}
     if rule.need:
         static = {**static, "need": tuple(p.requires_grad for p in parents)}
+    _check_reads(node, parents)
     mode = _mode.get()
     anomaly = mode & _ANOMALY
     if anomaly:
@@ -867,17 +976,52 @@ def _check_unchanged(node: Node, parents: tuple[Node, ...]) -> None:
             raise _mutated_error(node, p, fp)
 
 
-def _mutated_error(node: Node, parent: Node, was: Any) -> RuntimeError:
+def _check_read(node: Node, parent: Node, was: Any) -> None:
+    """``parent.data`` is another object than the one ``node`` read: raise unless it holds the
+    same value (``x.data = x.data + 0.0`` changes nothing)."""
+    now = parent.data
+    try:
+        if isinstance(now, np.ndarray) and isinstance(was, np.ndarray):
+            same = (now.shape == was.shape and now.dtype == was.dtype
+                    and bool(np.array_equal(now, was, equal_nan=now.dtype.kind in "fc")))
+        else:
+            same = bool(now == was) or (now != now and was != was)  # nan stays nan
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise _mutated_error(node, parent, was, reassigned=True)
+
+
+def _check_reads(node: Node, parents: tuple[Node, ...]) -> None:
+    """Raise if a parent's ``.data`` was reassigned since ``node`` read it (see `Node`)."""
+    if node._a is not None:
+        reads: tuple[Any, ...] = (node._ad,) if node._b is None else (node._ad, node._bd)
+    else:
+        reads = node._ad or ()
+    for p, was in zip(parents, reads):
+        if p.data is not was:
+            _check_read(node, p, was)
+
+
+def _mutated_error(node: Node, parent: Node, was: Any, reassigned: bool = False) -> RuntimeError:
     name = f"'{parent.label}'" if parent.label else (f"the output of '{parent.op}'" if parent.op
                                                      else "an input")
-    what = (f"shape {parent.data.shape}" if isinstance(parent.data, np.ndarray)
-            else f"{was!r} when read, {parent.data!r} now")
+    now = parent.data
+    was_shape = getattr(was, "shape", None) if not isinstance(was, tuple) else None
+    if isinstance(now, np.ndarray):
+        what = (f"shape {now.shape}" if was_shape in (None, now.shape)
+                else f"shape {was_shape} when read, {now.shape} now")
+    else:
+        what = f"{was!r} when read, {now!r} now"
+    how = " (`.data` was reassigned)" if reassigned else ""
+    trace = (node._meta or {}).get("trace")
+    where = (f"The op was created at: {trace}" if trace else
+             "Run the forward pass under detect_anomaly() to see the line that created the op.")
     return RuntimeError(
         f"backward(): the data of {name} ({what}) was changed after '{node.op}' used it in "
-        "the forward pass, so its gradient would mix old and new values. Call backward() before "
-        "updating parameters (optimizer.step() after loss.backward()), or recompute the forward "
-        f"pass after changing .data. The op was created at: "
-        f"{(node._meta or {}).get('trace', '<unknown>')}")
+        f"the forward pass{how}, so its gradient would mix old and new values. Call backward() "
+        "before updating parameters (optimizer.step() after loss.backward()), or recompute the "
+        f"forward pass after changing .data. {where}")
 
 
 def _broadcast_error(op: str, inputs: tuple[Node, ...]) -> ValueError:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import rules as R
-from .engine import _NO_GRAD, Node, _build, _mode, _new
+from .engine import _NO_GRAD, Node, _build, _escaped, _mode, _new
 
 __all__ = ["Value"]
 
@@ -25,7 +25,9 @@ class Value(Node):
 
     ``Value(x)`` requires grad by default (as in micrograd); Python numbers mixed into an
     expression become constants that do not. ``==`` is identity (nodes are hashable, as in
-    micrograd); ``<``, ``<=``, ``>``, ``>=`` compare ``.data`` and return plain bools.
+    micrograd); ``<``, ``<=``, ``>``, ``>=`` compare ``.data`` and return plain bools, and
+    ``bool(v)`` is ``bool(v.data)``, as for a float (``Value(0.0)`` is false). A finite result
+    that overflows to inf (``Value(1e200) * 1e200``) warns, as numpy does for Tensors.
 
     Example:
         >>> x = Value(3.0, label="x")
@@ -42,6 +44,7 @@ class Value(Node):
     def __init__(self, data: float | int | Value, _children: tuple[Any, ...] = (), _op: str = "",
                  label: str | None = None, *, requires_grad: bool = True) -> None:
         if isinstance(data, Value):
+            _escaped("Value(v)")
             data = data.data
         if isinstance(data, bool) or not isinstance(data, int | float):
             try:
@@ -126,6 +129,10 @@ class Value(Node):
                         "_children, so backward() would not pass a gradient to it",
                         "list every Value the op reads in _children: Value(data, (x, y), op)")
 
+    @staticmethod
+    def _nonfinite(rule: Any, inputs: tuple[Node, ...], out: float) -> None:
+        _overflowed(rule, *[x.data for x in inputs], out=out)
+
     # --- conversions ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
         name = f"{self.label}: " if self.label else ""
@@ -137,7 +144,11 @@ class Value(Node):
         return value_html(self)
 
     def __float__(self) -> float:
+        _escaped("float()")
         return self.data
+
+    def __bool__(self) -> bool:
+        return self.data != 0.0  # as bool(float): 0.0 is false, nan is true
 
     def item(self) -> float:
         """The float in this node.
@@ -146,6 +157,7 @@ class Value(Node):
             >>> Value(1.5).item()
             1.5
         """
+        _escaped(".item()")
         return self.data
 
     def detach(self) -> Value:
@@ -155,6 +167,7 @@ class Value(Node):
             >>> Value(2.0).detach().requires_grad
             False
         """
+        _escaped(".detach()")
         return Value(self.data, requires_grad=False, label=self.label)
 
     # --- arithmetic -----------------------------------------------------------------------------------
@@ -312,9 +325,26 @@ _leaf = Node._leaf.__func__  # type: ignore[attr-defined]
 def _op2(rule: Any, a: Value, b: Value) -> Value:
     if _mode.get():
         return _apply(rule, (a, b))
+    out = rule.forward(a.data, b.data)
+    if not -1.7976931348623157e308 <= out <= 1.7976931348623157e308:  # inf or nan; the cheapest test
+        _overflowed(rule, a.data, b.data, out=out)
     if a.requires_grad or b.requires_grad:
-        return _build(_new(Value), rule.forward(a.data, b.data), True, rule, a, b)
-    return _build(_new(Value), rule.forward(a.data, b.data), False)
+        return _build(_new(Value), out, True, rule, a, b)
+    return _build(_new(Value), out, False)
+
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+def _overflowed(rule: Any, *xs: float, out: float) -> None:
+    """Warn when finite inputs of + - * / gave ±inf (float arithmetic is silent; numpy warns for
+    arrays). The other ops warn in their rules; a nan or inf input just propagates."""
+    sym = _SYMBOLS.get(rule.name)
+    if sym is None or out != out or not all(x - x == 0 for x in xs) or (sym == "/" and xs[1] == 0):
+        return
+    R._warn(rule.name, f"{xs[0]!r} {sym} {xs[1]!r} overflows to {out!r}",
+            "scale the values down (normalise the inputs, lower the learning rate), or work with "
+            "logarithms; detect_anomaly() turns this into an error")
 
 
 def _op1(rule: Any, a: Value) -> Value:

@@ -1,10 +1,13 @@
 """Changing ``.data`` of a node that backward still needs: the policy, tested.
 
-Default (the fast path, README "Numerical policy"): the graph keeps references, not copies, so
-backward uses the data as it is when backward runs. Optimizers update after backward, which is
-safe. Inside ``detect_anomaly()`` every op fingerprints what it read and backward raises an error
-naming the op, the changed input and the line that created the op (assignment, ``-=`` and element
-writes alike), before any gradient is written.
+Default (the fast path, README "Numerical policy"): the graph keeps references, not copies. Every
+op remembers the data objects it read, so *reassigning* ``x.data = ...`` between forward and
+backward always raises, naming the op and the input. Writes into an array (element writes, and
+``-=``, which numpy does in place) keep the object: backward uses the data as it is when backward
+runs. Optimizers update after backward, which is safe. Inside ``detect_anomaly()`` every op also
+fingerprints what it read and backward raises an error naming the op, the changed input and the
+line that created the op (assignment, ``-=`` and element writes alike), before any gradient is
+written.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import pytest
 from autograd_lite import Tensor, Value, detect_anomaly
 
 
-def test_default_policy_backward_reads_current_value_data() -> None:
-    a = Value(2.0)
-    b = a * a  # d/da = 2a, read at backward time
+def test_default_policy_reassigned_value_data_raises() -> None:
+    a = Value(2.0, label="a")
+    b = a * a  # d/da = 2a: with a's new data it would be the gradient of nothing computed
     a.data = 3.0
-    b.backward()
-    assert b.data == 4.0  # the forward result is not recomputed
-    assert a.grad == 6.0  # but the gradient uses the new data: the documented policy
+    with pytest.raises(RuntimeError, match=r"'a' \(2\.0 when read, 3\.0 now\).*'mul'.*reassigned"):
+        b.backward()
+    assert a.grad == 0.0  # nothing written
 
 
 def test_default_policy_backward_reads_current_tensor_data() -> None:
