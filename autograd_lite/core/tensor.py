@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import rules as R
-from .engine import Node, _build
+from .engine import Node, _build, _escaped
 
 __all__ = [
     "Tensor",
@@ -106,7 +106,9 @@ class Tensor(Node):
 
     ``.data`` is the ndarray, ``.grad`` its gradient (an ndarray, or None before backward).
     ``requires_grad`` is False by default (as in PyTorch); integer and bool tensors cannot
-    require grad. ``==`` is identity (tensors hash); ``<, <=, >, >=`` return bool ndarrays.
+    require grad. ``==, !=, <, <=, >, >=`` compare ``.data`` elementwise and return bool ndarrays
+    (as numpy and PyTorch; tensors still hash by identity, so sets and dicts of them work).
+    Iterating gives the rows (a 0-d Tensor raises); ``bool(t)`` needs exactly one element.
     ``label`` is your name for the node (shown by the graph renderer), as on `Value`.
 
     ``backward()`` on a scalar output seeds 1; a non-scalar output needs ``gradient=`` (an array
@@ -128,6 +130,7 @@ class Tensor(Node):
     def __init__(self, data: Any, requires_grad: bool = False, label: str | None = None,
                  dtype: Any = None) -> None:
         if isinstance(data, Tensor):
+            _escaped("Tensor(t)")
             data = data.data if dtype is None else data.data.astype(dtype)
         elif isinstance(data, Node):
             raise TypeError(f"Tensor(data): got a {type(data).__name__}; use Tensor(v.data) to "
@@ -218,7 +221,18 @@ class Tensor(Node):
         return self.transpose()
 
     def __len__(self) -> int:
+        if not self.data.ndim:
+            raise TypeError("len() of a 0-d Tensor (a single number): it has no length; use "
+                            ".item() for the number, or .reshape(1) for a 1-element axis")
         return len(self.data)
+
+    def __iter__(self) -> Any:
+        """Iterate over the first axis (``t[0], t[1], ...``, graph kept); a 0-d Tensor raises,
+        as a 0-d numpy array does."""
+        if not self.data.ndim:
+            raise TypeError("iteration over a 0-d Tensor (a single number); use .item() for the "
+                            "number, or .reshape(1) for a 1-element axis")
+        return (self[i] for i in range(len(self.data)))
 
     def item(self) -> float:
         """The single element as a Python number.
@@ -227,6 +241,7 @@ class Tensor(Node):
             >>> Tensor([[2.5]]).item()
             2.5
         """
+        _escaped(".item()")
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
@@ -236,9 +251,11 @@ class Tensor(Node):
             >>> Tensor([1.0, 2.0]).numpy()
             array([1., 2.])
         """
+        _escaped(".numpy()")
         return self.data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        _escaped("np.asarray()")
         if copy:
             return np.array(self.data, dtype=dtype)
         return self.data if dtype is None else self.data.astype(dtype)
@@ -250,6 +267,7 @@ class Tensor(Node):
             >>> Tensor([1.0], requires_grad=True).detach().requires_grad
             False
         """
+        _escaped(".detach()")
         t = _leaf(Tensor, self.data, False)
         t.label = self.label
         return t
@@ -268,6 +286,14 @@ class Tensor(Node):
 
         return value_html(self)
 
+    # == and != are elementwise, as in numpy and PyTorch (bool arrays, like <); nodes still hash by
+    # identity, so sets and dicts of tensors work (``t in list_of_tensors`` does not: numpy's rule)
+    def __eq__(self, other: object) -> Any:  # type: ignore[override]
+        return self.data == (other.data if isinstance(other, Node) else other)
+
+    def __ne__(self, other: object) -> Any:  # type: ignore[override]
+        return self.data != (other.data if isinstance(other, Node) else other)
+
     __hash__ = Node.__hash__
 
     def __bool__(self) -> bool:
@@ -277,6 +303,7 @@ class Tensor(Node):
         return bool(self.data)
 
     def __float__(self) -> float:
+        _escaped("float()")
         return float(self.data)
 
     # --- arithmetic -----------------------------------------------------------------------------------
@@ -425,8 +452,11 @@ class Tensor(Node):
                    [3.5]])
         """
         _no_numpy_extras("mean", unsupported)
-        return _apply(R.MEAN, (self,), {"axis": _axis(axis, self.ndim, "mean"),
-                                         "keepdims": bool(keepdims)})
+        ax = _axis(axis, self.ndim, "mean")
+        if not R._count(self.shape, ax):  # the mean of nothing: nan, as numpy and torch
+            _empty_warning("mean", self, ax, "nan (as in numpy and PyTorch)")
+            return self.sum(ax, keepdims) * np.nan  # (its gradient is empty: no element has one)
+        return _apply(R.MEAN, (self,), {"axis": ax, "keepdims": bool(keepdims)})
 
     @_torch_names
     def max(self, axis: Axis = None, keepdims: bool = False, **unsupported: Any) -> Tensor:
@@ -620,7 +650,10 @@ class Tensor(Node):
             >>> Tensor([0.0, 0.0]).softmax().data
             array([0.5, 0.5])
         """
-        return _apply(R.SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "softmax")})
+        ax = _axis(axis, self.ndim, "softmax")
+        if not self.data.size:  # an empty axis: the empty result numpy and torch give
+            return self * 1.0
+        return _apply(R.SOFTMAX, (self,), {"axis": ax})
 
     @_torch_names
     def log_softmax(self, axis: int = -1) -> Tensor:
@@ -630,7 +663,10 @@ class Tensor(Node):
             >>> Tensor([1000.0, 0.0]).log_softmax().data
             array([    0., -1000.])
         """
-        return _apply(R.LOG_SOFTMAX, (self,), {"axis": _axis(axis, self.ndim, "log_softmax")})
+        ax = _axis(axis, self.ndim, "log_softmax")
+        if not self.data.size:  # an empty axis: the empty result numpy and torch give
+            return self * 1.0
+        return _apply(R.LOG_SOFTMAX, (self,), {"axis": ax})
 
     @_torch_names
     def logsumexp(self, axis: Axis = -1, keepdims: bool = False) -> Tensor:
@@ -640,8 +676,11 @@ class Tensor(Node):
             >>> round(float(Tensor([1000.0, 1000.0]).logsumexp().data) - 1000.0, 6)
             0.693147
         """
-        return _apply(R.LOGSUMEXP, (self,), {"axis": _axis(axis, self.ndim, "logsumexp"),
-                                              "keepdims": bool(keepdims)})
+        ax = _axis(axis, self.ndim, "logsumexp")
+        if not R._count(self.shape, ax):  # log of an empty sum: -inf, as torch and scipy
+            _empty_warning("logsumexp", self, ax, "-inf (as in PyTorch and scipy)")
+            return self.sum(ax, keepdims) - np.inf
+        return _apply(R.LOGSUMEXP, (self,), {"axis": ax, "keepdims": bool(keepdims)})
 
     # --- numpy protocols ---------------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -685,30 +724,92 @@ _SWAP2 = {"axes": (1, 0)}  # shared by every 2-D .T node (static dicts are never
 
 # ------------------------------------------------------------------------------------------ helpers
 
+def _refused(message: str) -> TypeError:
+    """The error for data that Tensor() will not convert (it would lose something)."""
+    err = TypeError(message)
+    err.refused = True  # type: ignore[attr-defined]  # (kept as is by `_as_lifted`)
+    return err
+
+
 def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """``data`` as a numeric ndarray (lists and numbers become float64), refusing what a float
+    array would silently lose: nodes that require grad (the graph), None (missing values) and
+    complex numbers (the imaginary part)."""
+    if isinstance(data, list | tuple):
+        _refuse_nodes(data)
+    if isinstance(data, complex):
+        raise _refused(f"Tensor(data): {data!r} is complex; Tensors hold real numbers and the "
+                       "imaginary part would be lost. Pass z.real, z.imag or abs(z) explicitly.")
     if dtype is not None:
         try:
-            return np.array(data, dtype=dtype)
+            arr = np.array(data, dtype=dtype)
         except (TypeError, ValueError) as err:
             raise TypeError(f"Tensor(data, dtype={dtype!r}): {err}") from None
-    if isinstance(data, np.ndarray | np.generic):
-        arr = np.array(data)
-    elif isinstance(data, bool):
+    elif isinstance(data, np.ndarray | np.generic) or isinstance(data, bool):
         arr = np.array(data)
     else:
         try:
-            arr = np.array(data, dtype=np.float64)
+            arr = np.array(data)
         except (TypeError, ValueError):
+            arr = np.array(None)  # ragged lists and the like: the message below
+        if arr.dtype.kind in "iub":
+            arr = arr.astype(np.float64)
+        elif arr.dtype.kind not in "fcO":  # strings of numbers convert, as np.array(..., float)
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                arr = np.array(None)
+        if arr.dtype.kind == "O" and arr.ndim == 0:
             raise TypeError(
                 f"Tensor(data): cannot make a float array from {type(data).__name__} "
-                f"{_short(data)}; pass numbers, nested lists of equal lengths, or an ndarray") from None
-    if arr.dtype.kind not in "fiub":
+                f"{_short(data)}; pass numbers, nested lists of equal lengths, or an ndarray")
+    kind = arr.dtype.kind
+    if kind == "O":
+        _refuse_objects(arr)
+    elif kind == "c":
+        raise _refused(f"Tensor(data): a complex array ({arr.dtype}); Tensors hold real numbers and "
+                       "the imaginary part would be lost. Pass z.real, z.imag or np.abs(z) explicitly.")
+    if kind not in "fiub":
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"Tensor(data): unsupported array dtype {arr.dtype}; use a numeric "
                             "array") from None
     return arr
+
+
+def _refuse_nodes(data: list[Any] | tuple[Any, ...]) -> None:
+    """Refuse a (nested) list holding nodes that require grad: copying their numbers into a new
+    leaf would cut the graph (their .grad would stay 0). Iterative, so long lists need no recursion."""
+    stack: list[Any] = [data]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, list | tuple):
+                stack.append(item)
+            elif isinstance(item, Node) and item.requires_grad:
+                kind = type(item).__name__
+                fix = ("stack([...]) or concatenate([...]) to keep the graph" if kind == "Tensor" else
+                       "Value ops throughout (autograd_lite.functional works on lists of Values, "
+                       "e.g. F.relu([v, w])), or Tensors from the start")
+                raise _refused(
+                    f"Tensor(data): the list holds {kind}s that require grad (e.g. {_short(item)}); "
+                    f"Tensor() copies their numbers into a new leaf, which would cut the graph (their "
+                    f".grad would stay 0). Use {fix}; for constants, pass the numbers "
+                    f"([x.item() for x in ...]) or .detach() them.")
+
+
+def _refuse_objects(arr: np.ndarray) -> None:
+    """An object array: refuse None and complex elements instead of turning them into nan or
+    dropping the imaginary part (nodes are refused by `_refuse_nodes`)."""
+    for idx, item in np.ndenumerate(arr):
+        if item is None:
+            raise _refused(f"Tensor(data): element {idx} is None (a missing value?); Tensor() will not "
+                           "guess a number for it. Replace it explicitly, e.g. with np.nan or 0.0.")
+        if isinstance(item, complex | np.complexfloating):
+            raise _refused(f"Tensor(data): element {idx} is complex ({item!r}); the imaginary part "
+                           "would be lost. Pass z.real, z.imag or abs(z) explicitly.")
+        if isinstance(item, Node) and item.requires_grad:
+            _refuse_nodes([item])
 
 
 def _short(x: Any) -> str:
@@ -734,6 +835,12 @@ def _axis(axis: Any, ndim: int, op: str) -> Any:
     if not isinstance(axis, Sequence):
         return axes[0]
     return axes
+
+
+def _empty_warning(op: str, t: Tensor, axis: Axis, value: str) -> None:
+    where = "" if axis is None else f" along axis {axis}"
+    R._warn(op, f"the tensor of shape {t.shape} has no elements{where}, so the result is {value}",
+            "check the batch or the slicing that made it empty")
 
 
 def _nonempty(t: Tensor, op: str) -> None:
@@ -774,7 +881,9 @@ def _lift(other: Any, op: str, like: Tensor | None = None) -> Tensor:
 def _as_lifted(other: Any, op: str) -> np.ndarray:
     try:
         return _as_array(other, None)
-    except TypeError:
+    except TypeError as err:
+        if getattr(err, "refused", False):
+            raise _refused(f"Tensor {op} {type(other).__name__}: {err}") from None
         raise TypeError(f"Tensor {op} {type(other).__name__}: unsupported operand {_short(other)}; "
                         "use a number, an array or a Tensor") from None
 
