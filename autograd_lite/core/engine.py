@@ -533,8 +533,8 @@ class Node:
         if cls._broadcasts:
             if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
                 out = np.asarray(out)
-        elif out - out != 0.0:  # a scalar inf or nan (numpy warns for arrays; Values say so here)
-            cls._nonfinite(rule, inputs, out)
+        elif out - out != 0.0 and not mode & _ANOMALY:  # a scalar inf or nan (numpy warns for
+            cls._nonfinite(rule, inputs, out)  # arrays; Values say so here; anomaly mode raises)
         if track and not mode & _NO_GRAD:
             node = _build(_new(cls), out, True, rule, a, b, more, static)
         else:
