@@ -8,7 +8,16 @@ built with ``create_graph``, so they can be differentiated again (that is how ``
 `hessian` and `hvp` work).
 
 The reverse sweep used here (`gradients`) never writes ``.grad`` and never marks a graph as
-consumed: a transform has no side effect on the nodes it is given. Forward mode (`jvp`,
+consumed: a transform has no side effect on the nodes it is given.
+
+Zero gradients are never silent: when the output does not depend on an argument in the recorded
+graph (the graph was cut by ``x.data``, ``float(x)``, ``np.asarray(x)``, ``x.item()`` or
+``x.detach()`` inside ``f``, or ``f`` ignores it), `grad`, `value_and_grad`, `jacobian`, `vjp` and
+`jvp` return the zeros with a `ZeroGradientWarning` naming the argument and, when they saw it, the
+line that took the data out. JAX refuses such code; we warn, because an unused argument is
+legitimate. When the graph connects an argument but its gradient is all zero, ``f`` is evaluated
+four more times near the point: if the output changes smoothly, part of ``f`` computed with
+plain numbers, and the same warning says so (a flat function, a kink or a jump says nothing). Forward mode (`jvp`,
 ``jacobian(mode="fwd")``) pushes tangents through the JVP rules of the recorded graph
 (`autograd_lite.core.engine.push_tangents`), reverse mode runs the VJP rules; both come from the one
 rule table.
@@ -24,16 +33,31 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+import os
+import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..core.engine import Node, enable_grad, no_grad, push_tangents, sweep, toposort
+from ..core.engine import (
+    _OBSERVED,
+    Node,
+    _escapes,
+    _mode,
+    enable_grad,
+    no_grad,
+    push_tangents,
+    sweep,
+    toposort,
+)
 from ..core.tensor import Tensor
 from ..core.value import Value
 
-__all__ = ["gradients", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
+__all__ = ["ZeroGradientWarning", "gradients", "grad", "value_and_grad", "vjp", "jvp", "jacobian",
+           "hessian", "hvp"]
 
 Argnums = int | tuple[int, ...]
 
@@ -152,9 +176,10 @@ def _norm_argnums(argnums: Argnums, nargs: int, name: str) -> tuple[tuple[int, .
 
 
 class _Call:
-    """One call of the user's function on lifted arguments."""
+    """One call of the user's function on lifted arguments; remembers where the function took
+    data out of the graph (float(), np.asarray, .item(), .detach()), to explain zero gradients."""
 
-    __slots__ = ("as_nodes", "nodes", "out", "single")
+    __slots__ = ("args", "as_nodes", "escapes", "f", "kwargs", "name", "nodes", "nums", "out", "single")
 
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  argnums: Argnums, name: str) -> None:
@@ -169,8 +194,15 @@ class _Call:
             as_nodes |= was_node
         self.nodes: tuple[Node, ...] = tuple(nodes)
         self.as_nodes = as_nodes
-        with enable_grad():
-            self.out = f(*new, **kwargs)
+        self.f, self.args, self.kwargs, self.nums, self.name = f, args, kwargs, nums, name
+        escapes: list[tuple[str, str]] = []
+        token = _escapes.set(escapes)
+        try:
+            with enable_grad():
+                self.out = f(*new, **kwargs)
+        finally:
+            _escapes.reset(token)
+        self.escapes = escapes
 
 
 def _outputs(out: Any, name: str) -> tuple[tuple[Any, ...], bool]:
@@ -218,6 +250,150 @@ def _scalar_seed(o: Any, name: str) -> Any:
     return o._seed() if isinstance(o, Node) else None
 
 
+# ------------------------------------------------------------------------------------ zero gradients
+
+class ZeroGradientWarning(RuntimeWarning):
+    """A transform returned an all-zero gradient that is probably a mistake: the output does not
+    depend on the input in the recorded graph, or it changes with the input while its gradient is 0.
+
+    Usually the graph was cut inside ``f``: arithmetic on ``x.data``, ``float(x)``,
+    ``np.asarray(x)``, ``x.item()`` or ``x.detach()`` computes with plain numbers that autodiff
+    does not see (JAX refuses these; we return the zeros and say so). If ``f`` really ignores the
+    input, the zero is right: ``warnings.simplefilter("ignore", ZeroGradientWarning)``.
+
+    Example:
+        >>> import warnings
+        >>> from autograd_lite import grad
+        >>> from autograd_lite.transforms import ZeroGradientWarning
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     g = grad(lambda x: float(x) ** 2)(3.0)
+        >>> g, caught[0].category is ZeroGradientWarning
+        (0.0, True)
+    """
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_FIX = ("Arithmetic on .data, float(), np.asarray(), .item() or .detach() inside f computes with "
+        "plain numbers that autodiff does not see: use the node itself (x * x, not x.data * x.data). "
+        "If f really does not use it, the zero is right (warnings.simplefilter('ignore', "
+        "ZeroGradientWarning) silences this).")
+
+
+def _is_zero(g: Any) -> bool:
+    d = g.data if isinstance(g, Node) else g
+    return d is None or not np.any(d)
+
+
+def _explain_zeros(call: _Call, outs: Sequence[Any], zero: Sequence[bool], *, probe: bool = True,
+                   pick: Callable[[Any], Any] | None = None) -> None:
+    """Warn (`ZeroGradientWarning`) for each input whose gradient came back all zero when that is
+    probably a mistake, naming the input and the likely cause. Free unless a gradient is all zero;
+    then one graph walk and, if the graph connects the input (``probe``), four more calls of f
+    near the point, to tell a flat function from a cut graph. ``pick`` selects the differentiated
+    part of f's result (has_aux)."""
+    if not any(zero):
+        return
+    live = [o for o in outs if isinstance(o, Node)]
+    reached = set(toposort(*live)) if live else set()
+    second = getattr(call.f, "_second_order", False)  # f is itself a gradient (grad of grad, hessian)
+    for k, x in enumerate(call.nodes):
+        if not zero[k]:
+            continue
+        if x not in reached:
+            if second and not _slope(call, k, pick):
+                continue  # the gradient of an affine function is a constant: a zero Hessian is right
+            what = ("" if live else f" (f returned a {type(outs[0]).__name__ if outs else 'nothing'}, "
+                    "not a Value or Tensor)")
+            _warn_zero(call, k, f"the output does not depend on {_arg_name(call, k)} in the recorded "
+                                f"graph{what}, so its gradient is 0.")
+        elif probe and not _near_kink(live):
+            slope = _slope(call, k, pick)
+            if slope:
+                _warn_zero(call, k, f"the gradient with respect to {_arg_name(call, k)} is 0, but the "
+                                    f"output changes with it (finite differences along a random direction: slope ~{slope:.3g}): "
+                                    "part of f computes with plain numbers.")
+
+
+def _warn_zero(call: _Call, k: int, text: str) -> None:
+    seen = "".join(f" f took data out of the graph with {route} at {where}." for route, where in
+                   call.escapes)
+    level, frame = 2, sys._getframe(1)  # attribute the warning to the user's line
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    warnings.warn(f"{call.name}: {text}{seen} {_FIX}", ZeroGradientWarning, stacklevel=level)
+
+
+def _arg_name(call: _Call, k: int) -> str:
+    i = call.nums[k]
+    try:
+        params = [p.name for p in inspect.signature(call.f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    name = call.nodes[k].label or (params[i] if i < len(params) else None)
+    return f"argument {i}" + (f" ('{name}')" if name else "")
+
+
+def _near_kink(outs: list[Node]) -> bool:
+    """True if an op of the graph sits at (or within a hair of) its kink, where a zero derivative
+    is the convention (relu'(0) = 0) and finite differences mean nothing."""
+    for n in toposort(*outs) if outs else ():
+        kink = n._rule.kink if n._rule is not None else None
+        if kink is None:
+            continue
+        ps = n._parents
+        d = np.abs(np.asarray(ps[0].data, dtype=np.float64) - (
+            np.asarray(ps[1].data, dtype=np.float64) if kink == "tie" else 0.0))
+        if d.size and float(d.min()) <= 1e-4 * (1.0 + float(d.max())):
+            return True
+    return False
+
+
+def _slope(call: _Call, k: int, pick: Callable[[Any], Any] | None) -> float:
+    """How fast f's output changes along a random direction of input k, by central differences
+    at two steps; 0 if it does not, or not smoothly (a jump, or randomness inside f)."""
+    x = call.nodes[k]
+    base = np.asarray(x.data, dtype=np.float64)
+    u = np.random.default_rng(0).standard_normal(base.shape)
+    h = (6e-6 if np.asarray(x.data).dtype == np.float64 else 5e-3) * (1.0 + float(np.abs(base).max(
+        initial=0.0)))
+    try:
+        f0 = _numbers(pick(call.out) if pick else call.out)
+        p1, m1, p2, m2 = (_probe_at(call, k, base + t * u, pick) for t in (h, -h, h / 8, -h / 8))
+    except Exception:  # f cannot be called again like this: say nothing rather than guess
+        return 0.0
+    with np.errstate(all="ignore"):
+        d1, d2 = (p1 - m1) / (2 * h), (p2 - m2) / (h / 4)
+        s1 = float(np.max(np.abs(d1), initial=0.0))
+        smooth = float(np.max(np.abs(d1 - d2), initial=0.0)) <= 0.25 * s1
+    scale = 1.0 + float(np.max(np.abs(f0), initial=0.0))
+    return s1 if np.isfinite(s1) and s1 > 1e-6 * scale and smooth else 0.0
+
+
+def _probe_at(call: _Call, k: int, d: np.ndarray, pick: Callable[[Any], Any] | None) -> np.ndarray:
+    """f's output (as a flat float array) with argument ``call.nums[k]`` moved to ``d``."""
+    i = call.nums[k]
+    x = call.nodes[k]
+    args = list(call.args)  # f was written for nodes (it got lifted ones): give it a constant node
+    args[i] = type(x)._constant(float(d) if isinstance(x, Value) else d.astype(x.data.dtype))
+    tokens = _escapes.set(None), _mode.set(_mode.get() & ~_OBSERVED)  # a probe, not the user's work
+    try:
+        with warnings.catch_warnings(), no_grad():
+            warnings.simplefilter("ignore")
+            out = call.f(*args, **call.kwargs)
+    finally:
+        _mode.reset(tokens[1])
+        _escapes.reset(tokens[0])
+    return _numbers(pick(out) if pick else out)
+
+
+def _numbers(out: Any) -> np.ndarray:
+    parts = out if isinstance(out, tuple | list) else (out,)
+    flat = [np.asarray(o.data if isinstance(o, Node) else o, dtype=np.float64).ravel() for o in parts]
+    return np.concatenate(flat) if flat else np.zeros(0)
+
+
 # ------------------------------------------------------------------------------------------- grad
 
 def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0, *,
@@ -244,11 +420,10 @@ def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0, *,
             out, aux = out
         seed = _scalar_seed(out, name)
         node = _as_node_out(out, call.nodes[0], name)
-        if node is None:
-            grads = tuple(_zeros_like(x, call.as_nodes) for x in call.nodes)
-        else:
-            found = _pullback((node,), (seed,), call.nodes, call.as_nodes)
-            grads = tuple(found[x] if x in found else _zeros_like(x, call.as_nodes) for x in call.nodes)
+        found = {} if node is None else _pullback((node,), (seed,), call.nodes, call.as_nodes)
+        grads = tuple(found[x] if x in found else _zeros_like(x, call.as_nodes) for x in call.nodes)
+        _explain_zeros(call, (out,), [x not in found or _is_zero(found[x]) for x in call.nodes],
+                       pick=(lambda o: o[0]) if has_aux else None)
         grads = tuple(_finish(g, call.as_nodes, x) for g, x in zip(grads, call.nodes))
         value = out if call.as_nodes and isinstance(out, Node) else _finish(out, False, out)
         if isinstance(value, np.ndarray) and value.ndim == 0:
@@ -257,6 +432,7 @@ def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0, *,
         return ((value, aux), result) if has_aux else (value, result)
 
     value_and_grad_f.__name__ = f"value_and_grad_{_fname(f)}"
+    value_and_grad_f.__wrapped__ = f  # type: ignore[attr-defined]
     return value_and_grad_f
 
 
@@ -287,6 +463,8 @@ def grad(f: Callable[..., Any], argnums: Argnums = 0, *, has_aux: bool = False) 
         return (g, value[1]) if has_aux else g
 
     grad_f.__name__ = f"grad_{_fname(f)}"
+    grad_f.__wrapped__ = f  # type: ignore[attr-defined]  # (the same parameters, for messages)
+    grad_f._second_order = True  # type: ignore[attr-defined]  # (its derivative can be 0: relu'')
     return grad_f
 
 
@@ -316,6 +494,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
     call = _Call(f, primals, {}, tuple(range(len(primals))), name)
     outs, single = _outputs(call.out, name)
     nodes = [_as_node_out(o, call.nodes[0], name) for o in outs]
+    _explain_zeros(call, outs, [True] * len(call.nodes), probe=False)  # inputs no output reaches
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         cts = (cotangent,) if single else tuple(cotangent)
@@ -357,6 +536,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     seeds = {x: _tangent(x, t, call.as_nodes, name, i) for i, (x, t) in enumerate(zip(call.nodes, tangents))}
     outs, single = _outputs(call.out, name)
     pushed = _push(outs, seeds, call, name)
+    _explain_zeros(call, outs, [True] * len(call.nodes), probe=False)  # inputs no output reaches
     results = tuple(o if call.as_nodes else _finish(o, False, o) for o in outs)
     tans = tuple(_finish(t, call.as_nodes, o) for t, o in zip(pushed, outs))
     return (results[0], tans[0]) if single else (results, tans)
@@ -429,6 +609,8 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "rev") 
             blocks = _jac_rev(onodes, oshapes, call)
         else:
             blocks = _jac_fwd(outs, oshapes, call, name)
+        _explain_zeros(call, outs, [all(_is_zero(p) for b in blocks for p in b[i].values())
+                                    for i in range(len(call.nodes))])
         result = []
         for k in range(len(outs)):
             row = []
