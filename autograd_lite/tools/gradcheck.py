@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -478,7 +479,8 @@ def _shape_hint(hand: np.ndarray, shape: tuple[int, ...], kind: str, in_shape: t
 # ------------------------------------------------------------------------------------------ check_grad
 
 def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rtol: float = 1e-5,
-               atol: float = 1e-7, kink_tol: float | None = None, diagnose: bool = True) -> GradCheckReport:
+               atol: float = 1e-7, kink_tol: float | None = None, diagnose: bool = True,
+               fast_mode: bool = False) -> GradCheckReport:
     """Check gradients three ways: your formula (``expected``), autodiff, and central differences.
 
     Args:
@@ -498,6 +500,12 @@ def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rt
         diagnose: after a WRONG or SHAPE verdict, look for the kind of slip that reproduces your
             numbers (``entry.diagnosis``; a few extra sweeps of the graph; see
             `autograd_lite.tools.diagnosis`).
+        fast_mode: finite differences along a few random directions instead of one per element
+            (as PyTorch's ``fast_mode``): a few evaluations of ``f`` per input instead of two per
+            element. Your formula is still compared with autodiff element by element, so that
+            verdict is exact; a disagreement of autodiff with the directions re-runs the full
+            finite differences of that input. Without it, a check estimated to take more than a
+            few seconds warns up front with the estimate.
 
     Returns:
         A `GradCheckReport` (``.ok``, ``.raise_if_failed()``, a table in text and HTML).
@@ -520,10 +528,10 @@ def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rt
         if inputs:
             raise TypeError("check_grad(loss, ...): when the first argument is an output node, give no "
                             "inputs; name the nodes to check with expected={'label': array, ...}")
-        entries = _check_graph(f, expected, eps, rtol, atol, notes)
+        entries = _check_graph(f, expected, eps, rtol, atol, notes, fast_mode)
         out = f
     elif callable(f):
-        entries, out = _check_function(f, inputs, expected, eps, rtol, atol, notes)
+        entries, out = _check_function(f, inputs, expected, eps, rtol, atol, notes, fast_mode)
     else:
         raise TypeError(f"check_grad: the first argument must be a function or an output node, got "
                         f"{type(f).__name__}")
@@ -563,7 +571,8 @@ def _diagnose(entries: list[GradCheckEntry], out: Any, rtol: float, atol: float,
 
 
 def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: Any, eps: float,
-                    rtol: float, atol: float, notes: list[str]) -> tuple[list[GradCheckEntry], Any]:
+                    rtol: float, atol: float, notes: list[str],
+                    fast_mode: bool = False) -> tuple[list[GradCheckEntry], Any]:
     names = _input_names(f, inputs)
     checked = [i for i, x in enumerate(inputs) if _is_checkable(x)]
     if not checked:
@@ -576,7 +585,11 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
     args = [_fresh(x, True) if i in checked else x for i, x in enumerate(inputs)]
     for i in checked:
         args[i].label = names[i]
+    kept = [np.array(x, copy=True) if isinstance(x, np.ndarray) else None for x in inputs]
+    start = time.perf_counter()
     out = f(*args)
+    seconds = time.perf_counter() - start
+    _refuse_mutation(names, inputs, args, kept, checked)
     out_node = out if isinstance(out, Node) else None
     out_shape = np.shape(out.data if isinstance(out, Node) else out)
     scalar = int(np.prod(out_shape)) == 1
@@ -601,11 +614,14 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
     else:
         auto = _jacobian_rows(out_node, targets, out_shape)
 
+    if not fast_mode:
+        _warn_cost([np.size(args[i].data) for i in checked], seconds, "f")
     entries = []
     for k, i in enumerate(checked):
-        num = _numeric_by_calls(f, args, i, eps, out_shape)
         kind = "input" if scalar else "jacobian"
-        entries.append(_entry(names[i], kind, auto[k], num, hand.get(names[i]), rtol, atol, args[i]))
+        full = (lambda i=i: _numeric_by_calls(f, args, i, eps, out_shape))
+        entries.append(_checked(names[i], kind, auto[k], full, _caller(f, args, i), _data64(args[i]),
+                                eps, hand.get(names[i]), rtol, atol, args[i], fast_mode))
     for k, name in enumerate(extra):
         node = extra_nodes[k]
         num = (_numeric_by_replay(out_node, node, eps) if out_node is not None
@@ -616,7 +632,7 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
 
 
 def _check_graph(out: Node, expected: Any, eps: float, rtol: float, atol: float,
-                 notes: list[str]) -> list[GradCheckEntry]:
+                 notes: list[str], fast_mode: bool = False) -> list[GradCheckEntry]:
     if np.size(out.data) != 1:
         raise ValueError(f"check_grad(loss): the output has shape {np.shape(out.data)}; give a scalar "
                          "loss node, or a function (then Jacobians are checked)")
@@ -636,11 +652,18 @@ def _check_graph(out: Node, expected: Any, eps: float, rtol: float, atol: float,
                      "rebuild the graph in float64")
     seed = np.ones_like(out.data) if isinstance(out, Tensor) else 1.0
     auto = [_data64(g) for g in gradients(out, nodes, seed)]
+    order = toposort(out)
+    pos = {n: i for i, n in enumerate(order)}
+    if not fast_mode and nodes:
+        start = time.perf_counter()
+        _replay(order, pos, out, nodes[0], nodes[0].data)
+        _warn_cost([np.size(n.data) for n in nodes], time.perf_counter() - start, "the graph replay")
     entries = []
     for name, node, a in zip(names, nodes, auto):
-        num = _numeric_by_replay(out, node, eps)
         kind = "parameter" if node.is_leaf else "intermediate"
-        entries.append(_entry(name, kind, a, num, hand.get(name), rtol, atol, node))
+        full = (lambda node=node: _numeric_by_replay(out, node, eps))
+        entries.append(_checked(name, kind, a, full, _replayer(order, pos, out, node), _data64(node),
+                                eps, hand.get(name), rtol, atol, node, fast_mode))
     return entries
 
 
@@ -681,10 +704,9 @@ def _jacobian_rows(out: Node, targets: list[Node], out_shape: tuple[int, ...]) -
     return J
 
 
-def _numeric_by_calls(f: Callable[..., Any], args: list[Any], i: int, eps: float,
-                      out_shape: tuple[int, ...]) -> np.ndarray:
+def _caller(f: Callable[..., Any], args: list[Any], i: int) -> Callable[[np.ndarray], np.ndarray]:
+    """f's output as a float64 array, with argument i replaced by the data ``d`` (no graph)."""
     x = args[i]
-    base = _data64(x)
 
     def value(d: Any) -> np.ndarray:
         a = list(args)
@@ -693,6 +715,26 @@ def _numeric_by_calls(f: Callable[..., Any], args: list[Any], i: int, eps: float
             out = f(*a)
         return _data64(out)
 
+    return value
+
+
+def _replayer(order: list[Node], pos: dict[Node, int], out: Node,
+              node: Node) -> Callable[[np.ndarray], np.ndarray]:
+    """The recorded graph's output as an array, with ``node``'s data replaced by ``d``."""
+    dtype = np.asarray(node.data).dtype
+    scalar = isinstance(node, Value)
+
+    def value(d: Any) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.asarray(_replay(order, pos, out, node, float(d) if scalar else d.astype(dtype)))
+
+    return value
+
+
+def _numeric_by_calls(f: Callable[..., Any], args: list[Any], i: int, eps: float,
+                      out_shape: tuple[int, ...]) -> np.ndarray:
+    base = _data64(args[i])
+    value = _caller(f, args, i)
     J = np.zeros(out_shape + base.shape)
     for idx in np.ndindex(*base.shape):
         xp, xm = base.copy(), base.copy()
@@ -700,6 +742,116 @@ def _numeric_by_calls(f: Callable[..., Any], args: list[Any], i: int, eps: float
         xm[idx] -= eps
         J[(..., *idx)] = (value(xp) - value(xm)) / (2 * eps)
     return J
+
+
+_SLOW_SECONDS = 5.0  # a check estimated to take longer warns before it starts
+_DIRECTIONS = 2  # random directions per input in fast mode
+
+
+def _warn_cost(sizes: list[int], seconds: float, what: str) -> None:
+    """Warn up front when the finite differences (two evaluations per element) will take long."""
+    calls = 2 * sum(sizes)
+    estimate = calls * seconds
+    if estimate <= _SLOW_SECONDS:
+        return
+    took = f"{estimate / 60:.1f} min" if estimate >= 120 else f"{estimate:.0f} s"
+    warnings.warn(
+        f"check_grad: the finite differences will evaluate {what} {calls:,} times (2 per element of "
+        f"{sum(sizes):,} elements), about {took} at {seconds * 1e3:.3g} ms per evaluation. Pass "
+        f"fast_mode=True to check along {_DIRECTIONS} random directions per input instead (your "
+        "formula is still compared with autodiff element by element), or check a smaller input.",
+        GradCheckWarning, stacklevel=4)
+
+
+def _checked(name: str, kind: str, auto: np.ndarray, full: Callable[[], np.ndarray],
+             value: Callable[[np.ndarray], np.ndarray], base: np.ndarray, eps: float, hand: Any,
+             rtol: float, atol: float, node: Node, fast: bool) -> GradCheckEntry:
+    """The entry of one input: the ``full`` central differences, or (``fast``) random directions
+    that fall back to the full ones on any disagreement, so a failure is always the full check's."""
+    if fast and base.size > _DIRECTIONS:
+        entry = _fast_entry(name, kind, auto, value, base, eps, hand, rtol, atol, node)
+        if entry is not None:
+            return entry
+    return _entry(name, kind, auto, full(), hand, rtol, atol, node)
+
+
+def _unit(shape: tuple[int, ...], idx: tuple[Any, ...]) -> np.ndarray:
+    e = np.zeros(shape)
+    e[idx] = 1.0
+    return e
+
+
+def _central(value: Callable[[np.ndarray], np.ndarray], base: np.ndarray, v: np.ndarray,
+             eps: float) -> np.ndarray:
+    """(f(x + eps v) - f(x - eps v)) / 2 eps: the derivative of f along v."""
+    return (value(base + eps * v) - value(base - eps * v)) / (2 * eps)
+
+
+def _fast_entry(name: str, kind: str, auto: np.ndarray, value: Callable[[np.ndarray], np.ndarray],
+                base: np.ndarray, eps: float, hand: Any, rtol: float, atol: float,
+                node: Node) -> GradCheckEntry | None:
+    """Compare autodiff with finite differences along random unit directions v (J·v against the
+    derivative along v); None if they disagree (then the caller runs the full check). The bound
+    is the typical size of the element-wise tolerances seen through v (x10), so a check that
+    passes element by element passes here."""
+    rng = np.random.default_rng(0)
+    axes = (tuple(range(auto.ndim - base.ndim, auto.ndim)), tuple(range(base.ndim)))
+    worst = 0.0
+    for _ in range(_DIRECTIONS):
+        v = rng.standard_normal(base.shape)
+        v /= np.linalg.norm(v)
+        numeric = _central(value, base, v, eps)
+        projected = np.tensordot(auto, v, axes=axes)
+        tol = 10 * np.sqrt(np.tensordot((atol + rtol * np.abs(auto)) ** 2, v * v, axes=axes))
+        with np.errstate(invalid="ignore"):
+            err = np.abs(projected - numeric)
+        if not np.all(err <= tol):
+            return None
+        worst = max(worst, float(np.max(err, initial=0.0)))
+    # autodiff is confirmed along the directions: compare your formula element by element, with
+    # the exact central difference at the element that fails most (so a WRONG message is exact)
+    num = auto.copy()
+    if hand is not None and np.shape(hand) == auto.shape:
+        idx = Comparison.of(np.asarray(hand, dtype=np.float64), auto, rtol, atol).worst
+        out_nd = auto.ndim - base.ndim
+        num[idx] = _central(value, base, _unit(base.shape, idx[out_nd:]), eps)[idx[:out_nd]]
+    e = _entry(name, kind, auto, num, hand, rtol, atol, node)
+    if e.status == "NUMERIC":
+        return None  # the exact element disagrees: the full check decides
+    e.numeric = np.where(num != auto, num, np.nan)  # only the exact element is a finite difference
+    e.vs_numeric = Comparison(worst, 0.0, e.vs_numeric.worst if e.vs_numeric else (), True)
+    if e.ok:
+        e.message = (f"fast mode: autodiff agrees with finite differences along {_DIRECTIONS} random "
+                     "directions (the numeric column is not computed element by element)")
+    return e
+
+
+def _refuse_mutation(names: list[str], inputs: tuple[Any, ...], args: list[Any],
+                     kept: list[np.ndarray | None], checked: list[int]) -> None:
+    """Raise if f changed an input in place: finite differences and autodiff would then see
+    different points, and the check would blame autodiff for the function's side effect."""
+    for i, x in enumerate(inputs):
+        copy = kept[i]
+        if i in checked:
+            before, after = _data64(x), _data64(args[i])  # args[i] is check_grad's own copy
+        elif copy is not None:
+            before, after = copy, np.asarray(x)
+        else:
+            continue
+        if before.shape == after.shape and np.array_equal(before, after, equal_nan=True):
+            continue
+        where = ""
+        if before.shape == after.shape and before.size:
+            idx = tuple(int(j) for j in np.argwhere(~((before == after) | (np.isnan(before)
+                                                                         & np.isnan(after))))[0])
+            at = f"at {idx}: " if idx else ""
+            where = f" ({at}{float(before[idx]):.6g} before the call, {float(after[idx]):.6g} after)"
+        raise ValueError(
+            f"check_grad: f changed its input {names[i]!r} in place{where}. A function that writes "
+            "into its inputs (x.data[...] = ..., x.data += ..., a[...] = ... on an array argument) "
+            "is evaluated at a different point each time, so finite differences and autodiff would "
+            "disagree and the check would blame autodiff. Compute on a copy inside f "
+            "(a = a.copy(), or new nodes: x = x * 2, not x.data *= 2).")
 
 
 def _entry(name: str, kind: str, auto: np.ndarray, num: np.ndarray, hand: Any, rtol: float,

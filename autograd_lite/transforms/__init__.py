@@ -17,8 +17,9 @@ graph (the graph was cut by ``x.data``, ``float(x)``, ``np.asarray(x)``, ``x.ite
 line that took the data out. JAX refuses such code; we warn, because an unused argument is
 legitimate. When the graph connects an argument but its gradient is all zero, ``f`` is evaluated
 four more times near the point: if the output changes smoothly, part of ``f`` computed with
-plain numbers, and the same warning says so (a flat function, a kink or a jump says nothing). Forward mode (`jvp`,
-``jacobian(mode="fwd")``) pushes tangents through the JVP rules of the recorded graph
+plain numbers, and the same warning says so (a flat function, a kink or a jump says nothing).
+
+Forward mode (`jvp`, ``jacobian(mode="fwd")``) pushes tangents through the JVP rules of the recorded graph
 (`autograd_lite.core.engine.push_tangents`), reverse mode runs the VJP rules; both come from the one
 rule table.
 
@@ -311,8 +312,9 @@ def _explain_zeros(call: _Call, outs: Sequence[Any], zero: Sequence[bool], *, pr
             slope = _slope(call, k, pick)
             if slope:
                 _warn_zero(call, k, f"the gradient with respect to {_arg_name(call, k)} is 0, but the "
-                                    f"output changes with it (finite differences along a random direction: slope ~{slope:.3g}): "
-                                    "part of f computes with plain numbers.")
+                                    "output changes with it (finite differences along a random "
+                                    f"direction: slope ~{slope:.3g}): part of f computes with plain "
+                                    "numbers.")
 
 
 def _warn_zero(call: _Call, k: int, text: str) -> None:
