@@ -772,6 +772,9 @@ def _checked(name: str, kind: str, auto: np.ndarray, full: Callable[[], np.ndarr
         entry = _fast_entry(name, kind, auto, value, base, eps, hand, rtol, atol, node)
         if entry is not None:
             return entry
+        warnings.warn(f"check_grad(fast_mode=True): autodiff and finite differences disagree along a "
+                      f"random direction for {name!r}; running the full check of its {base.size:,} "
+                      "elements to find where", GradCheckWarning, stacklevel=4)
     return _entry(name, kind, auto, full(), hand, rtol, atol, node)
 
 
@@ -812,9 +815,10 @@ def _fast_entry(name: str, kind: str, auto: np.ndarray, value: Callable[[np.ndar
     # the exact central difference at the element that fails most (so a WRONG message is exact)
     num = auto.copy()
     if hand is not None and np.shape(hand) == auto.shape:
-        idx = Comparison.of(np.asarray(hand, dtype=np.float64), auto, rtol, atol).worst
-        out_nd = auto.ndim - base.ndim
-        num[idx] = _central(value, base, _unit(base.shape, idx[out_nd:]), eps)[idx[:out_nd]]
+        mine = Comparison.of(np.asarray(hand, dtype=np.float64), auto, rtol, atol)
+        if not mine.ok:  # WRONG: the message shows the finite difference at that element
+            idx, out_nd = mine.worst, auto.ndim - base.ndim
+            num[idx] = _central(value, base, _unit(base.shape, idx[out_nd:]), eps)[idx[:out_nd]]
     e = _entry(name, kind, auto, num, hand, rtol, atol, node)
     if e.status == "NUMERIC":
         return None  # the exact element disagrees: the full check decides
