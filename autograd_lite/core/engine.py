@@ -526,10 +526,13 @@ class Node:
                 datas = [x.data for x in inputs]
                 out = forward(*datas, **static) if static else forward(*datas)
                 track = any(x.requires_grad for x in inputs)
-        except ValueError as err:
-            if "broadcast" not in str(err):
-                raise
-            raise _broadcast_error(rule.name, inputs) from None
+        except (TypeError, ValueError) as err:
+            if isinstance(err, ValueError) and "broadcast" in str(err):
+                raise _broadcast_error(rule.name, inputs) from None
+            kinds = {getattr(x.data, "dtype", np.dtype(float)).kind for x in inputs}
+            if kinds & set("iub"):  # numpy's casting / boolean-arithmetic errors, said plainly
+                raise _dtype_error(rule.name, inputs) from None
+            raise
         if cls._broadcasts:
             if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
                 out = np.asarray(out)
@@ -1022,6 +1025,13 @@ def _mutated_error(node: Node, parent: Node, was: Any, reassigned: bool = False)
         f"the forward pass{how}, so its gradient would mix old and new values. Call backward() "
         "before updating parameters (optimizer.step() after loss.backward()), or recompute the "
         f"forward pass after changing .data. {where}")
+
+
+def _dtype_error(op: str, inputs: tuple[Node, ...]) -> TypeError:
+    dtypes = ", ".join(str(getattr(x.data, "dtype", type(x.data).__name__)) for x in inputs)
+    return TypeError(
+        f"{op}: not defined on integer or bool data (dtype {dtypes}); integer and bool tensors hold "
+        "labels and masks. Cast first, e.g. t.astype(np.float64) (or Tensor(data, dtype=float)).")
 
 
 def _broadcast_error(op: str, inputs: tuple[Node, ...]) -> ValueError:
