@@ -358,6 +358,7 @@ def _slope(call: _Call, k: int, pick: Callable[[Any], Any] | None) -> float:
     x = call.nodes[k]
     base = np.asarray(x.data, dtype=np.float64)
     u = np.random.default_rng(0).standard_normal(base.shape)
+    u /= np.linalg.norm(u) or 1.0  # a unit direction (±1 for a scalar)
     h = (6e-6 if np.asarray(x.data).dtype == np.float64 else 5e-3) * (1.0 + float(np.abs(base).max(
         initial=0.0)))
     try:
@@ -375,10 +376,11 @@ def _slope(call: _Call, k: int, pick: Callable[[Any], Any] | None) -> float:
 
 def _probe_at(call: _Call, k: int, d: np.ndarray, pick: Callable[[Any], Any] | None) -> np.ndarray:
     """f's output (as a flat float array) with argument ``call.nums[k]`` moved to ``d``."""
-    i = call.nums[k]
     x = call.nodes[k]
-    args = list(call.args)  # f was written for nodes (it got lifted ones): give it a constant node
-    args[i] = type(x)._constant(float(d) if isinstance(x, Value) else d.astype(x.data.dtype))
+    args = list(call.args)  # f was written for nodes (it got lifted ones): give it constant nodes
+    for j, node in zip(call.nums, call.nodes):
+        args[j] = type(node)._constant(node.data)
+    args[call.nums[k]] = type(x)._constant(float(d) if isinstance(x, Value) else d.astype(x.data.dtype))
     tokens = _escapes.set(None), _mode.set(_mode.get() & ~_OBSERVED)  # a probe, not the user's work
     try:
         with warnings.catch_warnings(), no_grad():
