@@ -882,8 +882,8 @@ def _run(order: list[Node], pending: dict[Node, Any], consume: int | None, keep:
                 old = get(a)
                 pending[a] = ga if old is None else old + ga
             if gb is not None and b is not None and b.requires_grad:
-                if node._broadcasts and gb.shape != b.data.shape:
-                    gb = unbroadcast(gb, b.data.shape)
+                if node._broadcasts and gb.shape != bd.shape:
+                    gb = unbroadcast(gb, bd.shape)
                 old = get(b)
                 pending[b] = gb if old is None else old + gb
             continue
