@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import gc
+import heapq
 import itertools
 import operator
 import threading
@@ -765,14 +766,13 @@ def sweep(seeds: dict[Node, Any], *, consume: int | None = None, keep: bool = Fa
             if not is_finite(s):
                 raise AnomalyError(f"anomaly in backward: the seed gradient= given to backward() is "
                                    f"not finite ({_summary(s)}); pass a finite gradient")
-    order = toposort(*seeds)
     token = _mode.set(mode & ~_NO_GRAD if create_graph else mode | _NO_GRAD)
     try:
-        return _run(order, dict(seeds), consume, keep, create_graph, root, relevant, report,
+        return _run(dict(seeds), consume, keep, create_graph, root, relevant, report,
                     not (create_graph or anomaly or mode & _OBSERVED or relevant is not None))
     except BaseException:
         if consume:  # undo this pass's marks: the graph can be backpropagated again
-            for node in order:
+            for node in toposort(*seeds):
                 if node._flags == consume:
                     node._flags = 0
         raise
@@ -780,20 +780,29 @@ def sweep(seeds: dict[Node, Any], *, consume: int | None = None, keep: bool = Fa
         _mode.reset(token)
 
 
-def _run(order: list[Node], pending: dict[Node, Any], consume: int | None, keep: bool,
-         create_graph: bool, root: Node | None, relevant: set[Node] | None,
-         report: set[Node] | None, fast: bool) -> dict[Node, Any]:
-    """The loop of `sweep` (see there); ``pending`` ends holding the leaves' gradients."""
+def _run(pending: dict[Node, Any], consume: int | None, keep: bool, create_graph: bool,
+         root: Node | None, relevant: set[Node] | None, report: set[Node] | None,
+         fast: bool) -> dict[Node, Any]:
+    """The loop of `sweep` (see there); ``pending`` ends holding the leaves' gradients.
+
+    No topological sort first: the ops holding a gradient wait in a heap keyed by creation number,
+    and the newest is taken next. A node is created after its parents, so when a node is taken
+    every node it feeds has been taken already and its gradient is complete. The order is the
+    one a sweep over the sorted graph would take, so results are bit for bit the same; only the
+    nodes that get a gradient are touched.
+    """
     pop = pending.pop
     get = pending.get
     found: dict[Node, Any] = {}
-    for node in reversed(order):
-        a = node._a
-        if a is None and node._more is None:  # a leaf: accumulated by the caller
-            continue
-        g = pop(node, None)
-        if g is None:
-            continue
+    waiting = {-n._id: n for n in pending if n._a is not None or n._more is not None}
+    heap = list(waiting)
+    heapq.heapify(heap)
+    take = waiting.pop
+    push = heapq.heappush
+    next_key = heapq.heappop
+    while heap:
+        node = take(next_key(heap))
+        g = pop(node)
         if consume is not None:
             if node._flags:
                 raise _consumed_error(node)
@@ -802,6 +811,7 @@ def _run(order: list[Node], pending: dict[Node, Any], consume: int | None, keep:
             node.grad = g
         if report is not None and node in report:
             found[node] = g
+        a = node._a
         b = node._b
         rule = node._rule
         if fast and a is not None:  # the hot path: one or two raw inputs, unrolled
@@ -819,12 +829,24 @@ def _run(order: list[Node], pending: dict[Node, Any], consume: int | None, keep:
                 if node._broadcasts and ga.shape != a.data.shape:
                     ga = unbroadcast(ga, a.data.shape)
                 old = get(a)
-                pending[a] = ga if old is None else old + ga
+                if old is None:
+                    pending[a] = ga
+                    if a._a is not None or a._more is not None:  # an op: it waits its turn
+                        waiting[-a._id] = a
+                        push(heap, -a._id)
+                else:
+                    pending[a] = old + ga
             if gb is not None and b is not None and b.requires_grad:
                 if node._broadcasts and gb.shape != b.data.shape:
                     gb = unbroadcast(gb, b.data.shape)
                 old = get(b)
-                pending[b] = gb if old is None else old + gb
+                if old is None:
+                    pending[b] = gb
+                    if b._a is not None or b._more is not None:
+                        waiting[-b._id] = b
+                        push(heap, -b._id)
+                else:
+                    pending[b] = old + gb
             continue
         parents = node._parents
         grads = local_grads(node, g, create_graph=create_graph)
@@ -832,7 +854,13 @@ def _run(order: list[Node], pending: dict[Node, Any], consume: int | None, keep:
             if pg is None or not (p.requires_grad if relevant is None else p in relevant):
                 continue
             old = get(p)
-            pending[p] = pg if old is None else old + pg
+            if old is None:
+                pending[p] = pg
+                if p._a is not None or p._more is not None:
+                    waiting[-p._id] = p
+                    push(heap, -p._id)
+            else:
+                pending[p] = old + pg
     if report:
         found.update((n, g) for n, g in pending.items() if n in report)
     return pending if report is None else found
