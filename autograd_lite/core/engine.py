@@ -62,12 +62,16 @@ _NO_GRAD = 1
 _ANOMALY = 2
 _SCOPED = 4
 _OBSERVED = 8
+_RECORD = 16  # autograd_lite.compile is tracing: results that need no gradient keep their inputs too
 _mode: contextvars.ContextVar[int] = contextvars.ContextVar("autograd_lite_mode", default=0)
 _scope: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "autograd_lite_scope", default=None)
 _observers: contextvars.ContextVar[tuple[Callable[..., Any], ...]] = contextvars.ContextVar(
     "autograd_lite_observers", default=())
 _counter = itertools.count()
+# set by autograd_lite.compile while any trace runs: called as (node, op, other, result) by the
+# comparisons of Node; None otherwise (one global read per comparison)
+_on_compare: Callable[[Node, str, Any, Any], None] | None = None
 _new = object.__new__
 
 # Node._flags: 0, or the number of the backward pass that consumed the node (ran through it
@@ -535,6 +539,8 @@ class Node:
             out = np.asarray(out)
         if track and not mode & _NO_GRAD:
             node = _build(_new(cls), out, True, rule, a, b, more, static)
+        elif mode & _RECORD:  # no gradient flows here (requires_grad False), but the replay needs it
+            node = _build(_new(cls), out, False, rule, a, b, more, static)
         else:
             node = _build(_new(cls), out, False)
         if mode & _SCOPED:
@@ -546,18 +552,31 @@ class Node:
             _anomaly_check(node, "forward", out, inputs, rule.name)
         return node
 
-    # comparisons read the data (a bool for Value, a bool array for Tensor); == stays identity
+    # comparisons read the data (a bool for Value, a bool array for Tensor); == stays identity.
+    # While `autograd_lite.compile` traces, `_on_compare` sees each result (a guard to re-check).
     def __lt__(self, other: Any) -> Any:
-        return self.data < (other.data if isinstance(other, Node) else other)
+        out = self.data < (other.data if isinstance(other, Node) else other)
+        if _on_compare is not None:
+            _on_compare(self, "<", other, out)
+        return out
 
     def __le__(self, other: Any) -> Any:
-        return self.data <= (other.data if isinstance(other, Node) else other)
+        out = self.data <= (other.data if isinstance(other, Node) else other)
+        if _on_compare is not None:
+            _on_compare(self, "<=", other, out)
+        return out
 
     def __gt__(self, other: Any) -> Any:
-        return self.data > (other.data if isinstance(other, Node) else other)
+        out = self.data > (other.data if isinstance(other, Node) else other)
+        if _on_compare is not None:
+            _on_compare(self, ">", other, out)
+        return out
 
     def __ge__(self, other: Any) -> Any:
-        return self.data >= (other.data if isinstance(other, Node) else other)
+        out = self.data >= (other.data if isinstance(other, Node) else other)
+        if _on_compare is not None:
+            _on_compare(self, ">=", other, out)
+        return out
 
     @property
     def op(self) -> str:
