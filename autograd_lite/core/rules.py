@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from . import engine as _engine
 from .engine import Node, is_finite
 
 __all__ = ["RULES", "Rule", "defrule"]
@@ -403,6 +404,7 @@ MUL = defrule(
     jvp=lambda t, ans, x, y: _plus(_times(t[0], y), _times(t[1], x)),
     symbol="*",
 )
+_engine._register_inline(ADD, MUL)  # the sweep applies these two inline (the same formulas)
 
 
 def _div(x: Any, y: Any) -> Any:
