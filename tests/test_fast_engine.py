@@ -53,7 +53,7 @@ def idle(n: int = 60_000) -> None:
 
 def test_raised_while_building_and_put_back_exactly_when_idle(thresholds: None) -> None:
     y = chain(5000)
-    assert gc.get_threshold() == (20_000, *USER[1:])
+    assert gc.get_threshold() == (20_000, USER[1] * engine._GC_MIDDLE, USER[2])
     y.backward()
     del y
     idle()
