@@ -24,12 +24,17 @@ What a call replays, and what makes it trace again (never a silently stale answe
 * A comparison on a node during the trace (``if x > 0:``, ``max(values)``) is a guard: a call where
   its outcome flips runs ``fn`` eagerly again and records that branch too.
 * What cannot be seen: Python reading a node's data (``.data``, ``float(v)``, ``.item()``,
-  ``bool(t)``) or state the checks above do not cover. Its value at the trace is baked in.
-  ``compile(fn, check=True)`` runs every call eagerly as well and raises if the two disagree.
+  ``bool(t)``), random numbers drawn inside fn, or state the checks above do not cover. Its value
+  at the trace is baked in. ``compile(fn, check=True)`` runs every call eagerly as well and raises
+  `CompileCheckError` if the two disagree; a constant Tensor made from an input's data inside fn
+  (``Tensor(x)``) is refused (those calls run eagerly, with a `CompileWarning`).
 
 Only the leaves get ``.grad`` (intermediates are not built). Calls inside ``no_grad``,
-``detect_anomaly``, observers or scopes run ``fn`` eagerly. The cache holds ``cache_size``
-recordings (least recently used dropped); ``.stats`` reports traces, hits and compile time.
+``detect_anomaly`` or an observer (cost counting) run ``fn`` eagerly, and so does a pattern with
+an op outside the rule table (a micrograd-style ``_backward`` closure). The cache holds
+``cache_size`` recordings (least recently used dropped). Compile cost: the first call runs fn
+eagerly, then writes and compiles the code, about 25 µs per node (1.8 s for a 68,818-node scalar
+step); ``.stats`` reports traces, replays, seconds spent and why each retrace happened.
 
 Example:
     >>> from autograd_lite import Value, compile
@@ -50,6 +55,7 @@ import builtins
 import contextvars
 import functools
 import math
+import re
 import threading
 import time
 import types
@@ -131,6 +137,7 @@ def _end_trace(tokens: tuple[contextvars.Token[Any], contextvars.Token[int]]) ->
 # ------------------------------------------------------------------------- arguments: key and inputs
 
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
+_CONTAINERS = (list, tuple, dict)
 
 
 def _flatten(tree: Any) -> tuple[list[Any], list[Any]]:
@@ -195,7 +202,11 @@ class _Call:
     __slots__ = ("key", "leaves", "nodes", "objects", "tokens")
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        tokens, leaves = _flatten((args, kwargs))
+        if not kwargs and not any(type(a) in _CONTAINERS for a in args):  # flat positional: no walk
+            tokens: list[Any] = [len(args)]
+            leaves = list(args)
+        else:
+            tokens, leaves = _flatten((args, kwargs))
         seen: dict[int, int] = {}
         keys = [_leaf_key(x, seen, i) for i, x in enumerate(leaves)]
         self.tokens, self.leaves = tokens, leaves
@@ -589,9 +600,34 @@ class _Writer:
         outs = "".join(f"{self.expr[n][0]}, " for n in outputs)
         gs = "".join(f"{self.acc[n]}, " for n in grads)
         self.lines.append(f"    return ({outs}), ({gs})")
+        if any(n._broadcasts for n in self.order):
+            self.lines = _free_early(self.lines)
         code = _py_compile("\n".join(self.lines), f"<compiled {name}>", "exec")
         exec(code, self.ns)
         return self.ns["_replay"]  # type: ignore[no-any-return]
+
+
+_NAME = re.compile(r"\b[vgt][0-9]+\b")
+
+
+def _free_early(lines: list[str]) -> list[str]:
+    """Delete each array as soon as its last reader has run, as eager frees a gradient once its
+    node is done: a replay that kept every temporary to the end would hold more memory and send
+    large blocks back to the system at each return (fresh pages, faulted in again next call)."""
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in _NAME.findall(line):
+            last[name] = i
+    dead: dict[int, list[str]] = {}
+    for name, i in last.items():
+        if i < len(lines) - 1:  # read by the return: kept
+            dead.setdefault(i, []).append(name)
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        if i in dead:
+            out.append(f"    del {', '.join(sorted(dead[i]))}")
+    return out
 
 
 # ------------------------------------------------------------------------------- one recording
@@ -616,7 +652,7 @@ class _Entry:
     """One recording: the replay function, what it reads, where its gradients go, its checks."""
 
     __slots__ = ("arg_targets", "eager", "guards", "leaf_targets", "leaves", "lines", "objects",
-                 "out_slots", "out_tokens", "outs", "paths", "replay", "size")
+                 "out_slots", "out_tokens", "outs", "paths", "replay", "single", "size")
 
     replay: Callable[[list[Any]], Any]
     leaves: list[Node]  # what fn reached by itself, read at every call (after the argument nodes)
@@ -625,6 +661,7 @@ class _Entry:
     out_tokens: list[Any]
     outs: list[Any]  # what fn returned, nodes left as None (filled by the replay)
     out_slots: list[int]
+    single: bool  # fn returned one node (no structure to rebuild)
     paths: _Paths
     size: int
     lines: int
@@ -641,12 +678,15 @@ class _Entry:
         if res is None:
             return None
         outs, grads = res
+        nodes = call.nodes
+        targets = [nodes[k] for k in self.arg_targets] + self.leaf_targets if self.arg_targets \
+            else self.leaf_targets
+        if self.single:  # fn returned one node
+            return outs[0], targets, grads
         leaves = list(self.outs)
         for k, v in zip(self.out_slots, outs):
             leaves[k] = v
-        nodes = call.nodes
-        return (_unflatten(self.out_tokens, leaves),
-                [nodes[k] for k in self.arg_targets] + self.leaf_targets, grads)
+        return _unflatten(self.out_tokens, leaves), targets, grads
 
 
 def _classify(order: list[Node], call: _Call, start: int) -> tuple[dict[Node, Any], list[Node]]:
@@ -722,6 +762,7 @@ def _record(fn: Any, call: _Call, start: int, guards: list[Any], out_tokens: lis
     e.out_tokens, e.guards = out_tokens, len(guards)
     e.outs = [None if isinstance(x, Node) else x for x in out_leaves]
     e.out_slots = [k for k, x in enumerate(out_leaves) if isinstance(x, Node)]
+    e.single = out_tokens == [None] and e.out_slots == [0]
     n_args = len(call.nodes)
     e.arg_targets = [kinds[n][1] for n in targets if kinds[n][1] < n_args]
     e.leaf_targets = [n for n in targets if kinds[n][1] >= n_args]
