@@ -866,7 +866,8 @@ class Compiled:
         reason = "new arguments (structure, or the value of a constant argument)"
         for e in entries:
             if e.eager is not None:
-                self._stats["eager_calls"] += 1
+                with self._lock:
+                    self._stats["eager_calls"] += 1
                 return self._eager(args, kwargs)
             why = e.paths.check(self.fn, call.objects)
             if why is not None:
