@@ -28,6 +28,7 @@ def thresholds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A known starting setting, a small raised threshold (fast tests), everything put back."""
     was, enabled = gc.get_threshold(), gc.isenabled()
     monkeypatch.setattr(engine, "_GC_YOUNG", 20_000)
+    monkeypatch.setattr(engine, "_GC_YOUNG_MAX", 40_000)
     gc.enable()
     gc.collect()  # the hook sees the engine idle: no raised state is left from earlier tests
     gc.set_threshold(*USER)
@@ -45,7 +46,7 @@ def chain(n: int) -> Value:
     return y
 
 
-def idle(n: int = 60_000) -> None:
+def idle(n: int = 100_000) -> None:
     """Allocate containers that are not nodes, enough to trigger collections."""
     junk = [[i] for i in range(n)]
     del junk
@@ -54,6 +55,8 @@ def idle(n: int = 60_000) -> None:
 def test_raised_while_building_and_put_back_exactly_when_idle(thresholds: None) -> None:
     y = chain(5000)
     assert gc.get_threshold() == (20_000, USER[1] * engine._GC_MIDDLE, USER[2])
+    y = chain(30_000)  # a longer build: the young threshold grows with it, up to the cap
+    assert gc.get_threshold()[0] == 40_000
     y.backward()
     del y
     idle()

@@ -89,26 +89,30 @@ _HAND_STEPPED = -1  # Node._flags of a node stepped by hand with micrograd's `_b
 #
 # Policy: at the start of each collection (a `gc.callbacks` hook, so no cost per op) the engine
 # looks at how many nodes were created since the previous one. If nodes were at least half of
-# what triggered it, a graph is being built: the young threshold is raised to `_GC_YOUNG` and the
-# middle one multiplied by `_GC_MIDDLE` (so the middle generation, where a growing graph lands,
-# is walked rarely; the oldest threshold is kept). At the first collection that finds the engine
-# idle, the saved thresholds are put back exactly; if the program set other thresholds meanwhile,
-# its setting stands and nothing is restored. Collection keeps running while raised: the
-# program's own cyclic garbage is collected in batches of ~10^5 allocations instead of 700 (~10^7
-# for cycles that outlived one young collection); correctness never depends on it. Thresholds
-# are process-wide, so the state is too: one lock (never waited for inside the hook: it can run
-# in any thread, in the middle of any allocation) guards the saved setting. Set `_GC_YOUNG = 0`
-# to turn the policy off.
+# what triggered it, a graph is being built: the young threshold is raised to `_GC_YOUNG`, and
+# doubled at each later collection that finds the build going on, up to `_GC_YOUNG_MAX` (so a
+# training loop whose previous graph is still alive while the next is built is not walked once
+# per step); the middle threshold is multiplied by `_GC_MIDDLE` (a growing graph lands in the
+# middle generation), the oldest is kept. At the first collection that finds the engine idle,
+# the saved thresholds are put back exactly; if the program set other thresholds meanwhile, its
+# setting stands and nothing is restored. Collection keeps running while raised: the program's
+# own cyclic garbage is collected in batches of 10^5 to 10^6 allocations instead of 700 (10x
+# more for cycles that outlived one young collection); correctness never depends on it.
+# Thresholds are process-wide, so the state is too: one lock (never waited for inside the hook:
+# it can run in any thread, in the middle of any allocation) guards the saved setting. Set
+# `_GC_YOUNG = 0` to turn the policy off.
 _GC_YOUNG = 100_000
+_GC_YOUNG_MAX = 1_000_000
 _GC_MIDDLE = 10
 _gc_lock = threading.Lock()
 _gc_saved: tuple[int, ...] | None = None  # the thresholds to put back; None: not raised
+_gc_set: tuple[int, ...] = ()  # the thresholds the policy set last
 _gc_mark = 0  # the creation counter at the previous collection
 
 
 def _gc_policy(phase: str, info: dict[str, int]) -> None:
     """The `gc.callbacks` hook of the policy above."""
-    global _gc_saved, _gc_mark
+    global _gc_saved, _gc_set, _gc_mark
     if phase != "start" or not _gc_lock.acquire(blocking=False):
         return
     try:
@@ -116,21 +120,26 @@ def _gc_policy(phase: str, info: dict[str, int]) -> None:
         built, _gc_mark = now - _gc_mark, now
         current = gc.get_threshold()
         if _gc_saved is None:
-            if 0 < current[0] < _GC_YOUNG and 2 * built >= current[0]:
+            if 0 < current[0] < _GC_YOUNG and 2 * built >= current[0]:  # a graph is being built
                 _gc_saved = current
-                gc.set_threshold(*_gc_raised(current))
-        elif 2 * built < _GC_YOUNG or current != _gc_raised(_gc_saved):  # idle, or the program took over
-            if current == _gc_raised(_gc_saved):
-                gc.set_threshold(*_gc_saved)
+                _gc_set = _gc_raised(current, _GC_YOUNG)
+                gc.set_threshold(*_gc_set)
+        elif current != _gc_set:  # the program set its own thresholds: they stand
             _gc_saved = None
+        elif 2 * built < current[0]:  # idle: put the program's thresholds back
+            gc.set_threshold(*_gc_saved)
+            _gc_saved = None
+        elif current[0] < _GC_YOUNG_MAX:  # still building: grow with the graph
+            _gc_set = _gc_raised(_gc_saved, min(2 * current[0], _GC_YOUNG_MAX))
+            gc.set_threshold(*_gc_set)
     finally:
         _gc_lock.release()
 
 
-def _gc_raised(saved: tuple[int, ...]) -> tuple[int, ...]:
-    """The thresholds while building, from the program's: young `_GC_YOUNG`, middle times
-    `_GC_MIDDLE`, oldest unchanged."""
-    return (_GC_YOUNG, *(t * _GC_MIDDLE if i == 0 else t for i, t in enumerate(saved[1:])))
+def _gc_raised(saved: tuple[int, ...], young: int) -> tuple[int, ...]:
+    """The thresholds while building, from the program's: ``young``, middle times `_GC_MIDDLE`,
+    oldest unchanged."""
+    return (young, *(t * _GC_MIDDLE if i == 0 else t for i, t in enumerate(saved[1:])))
 
 
 if _gc_policy not in gc.callbacks:
