@@ -61,6 +61,9 @@ from .tools.gradcheck import GradCheckError, GradCheckReport, GradCheckWarning, 
 from .tools.viz import draw_backward_steps, draw_graph
 from .transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
+# autograd_lite.compile, kept out of __all__: a star import must not shadow the builtin compile()
+from .transforms.compile import compile as compile
+
 __version__ = "0.1.0"
 
 # The modules' earlier flat paths (autograd_lite.engine, autograd_lite.viz, ...) keep working.
@@ -76,8 +79,8 @@ for _old, _mod in {"engine": _engine, "rules": _rules, "value": _value, "tensor"
 __all__ = [
     "MLP", "SGD", "Adam", "AnomalyError", "ElasticNet", "GradCheckError", "GradCheckReport",
     "GradCheckWarning", "History", "Linear", "Module", "Tensor", "Value", "ValueMLP", "accuracy",
-    "arange", "check_grad", "clip", "concatenate", "cost_report", "cost_sweep", "cross_entropy", "data",
-    "detect_anomaly", "draw_backward_steps", "draw_graph", "elastic_net", "enable_grad", "eye", "fit",
+    "arange", "check_grad", "clip", "concatenate", "cost_report", "cost_sweep", "cross_entropy",
+    "data", "detect_anomaly", "draw_backward_steps", "draw_graph", "elastic_net", "enable_grad", "eye", "fit",
     "grad", "hessian", "hvp", "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "load", "losses",
     "manual_seed", "matmul", "maximum", "micrograd", "minimum", "mse", "nn", "no_grad", "one_hot", "ones",
     "ones_like", "optim", "plot_decision_boundary", "predict", "randn", "stack", "tensor", "value_and_grad",

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from . import engine as _engine
 from .engine import Node, is_finite
 
 __all__ = ["RULES", "Rule", "defrule"]
@@ -403,6 +404,7 @@ MUL = defrule(
     jvp=lambda t, ans, x, y: _plus(_times(t[0], y), _times(t[1], x)),
     symbol="*",
 )
+_engine._register_inline(ADD, MUL)  # the sweep applies these two inline (the same formulas)
 
 
 def _div(x: Any, y: Any) -> Any:
@@ -921,6 +923,8 @@ LOG_SOFTMAX = defrule(
 
 
 def _lse_vjp(g: Any, ans: Any, x: Any, *, axis: Any = -1, keepdims: bool = False) -> tuple[Any]:
+    # softmax(x) is recomputed, max-shifted: taking it from the result, e^(x - ans), would carry
+    # the rounding of ans (ulp(|x|)) into every entry: 1e-12 relative at |x| = 1e4
     s = softmax(x, axis) if axis is not None else exp(x - ans)
     if axis is None:
         return (g * s,)
@@ -935,6 +939,43 @@ LOGSUMEXP = defrule(
         t[0] * softmax(x, axis)).sum(axis=axis, keepdims=keepdims),
     nodes=_T,
     method="logsumexp",
+)
+
+
+def _label_index(labels: Any, ndim: int) -> Any:
+    """The index picking o_y in each row: (rows, labels) for a batch, the label for one example."""
+    return (np.arange(len(labels)), labels) if ndim == 2 else int(labels)
+
+
+def _sce_forward(z: np.ndarray, *, labels: Any) -> Any:
+    return _logsumexp(z, -1) - z[_label_index(labels, z.ndim)]
+
+
+def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any) -> tuple[Any]:
+    """(softmax(z) - onehot(y)) g in one pass. softmax is recomputed max-shifted (exact to 1e-16
+    at |z| = 1e4, where e^(z - (L + z_y)) would carry L's rounding)."""
+    at = _label_index(labels, z.ndim)
+    s = softmax(z, -1)
+    if isinstance(s, np.ndarray):
+        s[at] -= 1.0  # s is a fresh array: subtract the one-hot in place
+    else:  # nodes (create_graph): a constant one-hot
+        onehot = np.zeros(z.shape, dtype=_dtype_of(z))
+        onehot[at] = 1.0
+        s = s - onehot
+    return (s * g.reshape(g.shape + (1,)),)
+
+
+def _sce_jvp(t: Any, ans: Any, z: Any, *, labels: Any) -> Any:
+    return (t[0] * softmax(z, -1)).sum(axis=-1) - t[0][_label_index(labels, z.ndim)]
+
+
+SOFTMAX_CROSS_ENTROPY = defrule(
+    "softmax_cross_entropy",
+    "L = logsumexp(o) - o_y per row (labels y constant);  ∂L/∂o = softmax(o) - onehot(y)",
+    forward=_sce_forward,
+    vjp=_sce_vjp,
+    jvp=_sce_jvp,
+    nodes=_T,
 )
 
 # ------------------------------------------------------------------------------ elementwise, Tensor-only
@@ -1084,11 +1125,17 @@ VAR = defrule(
 
 
 def _basic(index: tuple[Any, ...]) -> bool:
-    """True when ``index`` holds no arrays (so every element is picked at most once)."""
-    for i in index:
-        if isinstance(i, np.ndarray):
-            return False
-    return True
+    """True when ``index`` picks every element at most once, so a plain assignment scatters it
+    exactly: no arrays, a boolean mask, or an integer array that is strictly increasing and
+    non-negative (``arange``: the rows of a picked label) among same-length 1-d arrays."""
+    arrays = [i for i in index if isinstance(i, np.ndarray)]
+    if not arrays:
+        return True
+    if len(arrays) == 1 and arrays[0].dtype == bool:
+        return True
+    if any(a.ndim != 1 or a.dtype.kind not in "iu" or len(a) != len(arrays[0]) for a in arrays):
+        return False
+    return any(len(a) < 2 or (a[0] >= 0 and bool(np.all(a[1:] > a[:-1]))) for a in arrays)
 
 
 def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:

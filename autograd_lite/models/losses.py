@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core.engine import Node, scope
+from ..core.rules import SOFTMAX_CROSS_ENTROPY
 from ..core.tensor import Tensor
 from ..core.value import Value
 
@@ -168,7 +169,8 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Any:
         if z.ndim not in (1, 2):
             raise ValueError(f"cross_entropy: logits must have shape (n, m) or (m,), got {z.shape}")
         y = _check_labels(labels, None if z.ndim == 1 else z.shape[0], z.shape[-1], "cross_entropy")
-        per_example = z.logsumexp(axis=-1) - _picked(z, y)
+        # one fused op: logsumexp(o) - o_y forward, softmax(o) - onehot(y) back (the seeds' formula)
+        per_example = Tensor._apply(SOFTMAX_CROSS_ENTROPY, (z,), {"labels": y})
         return per_example if z.ndim == 1 else _reduce(per_example, reduction, "cross_entropy")
 
 

@@ -1,0 +1,168 @@
+"""The eager engine's speed work keeps its guarantees.
+
+The garbage-collector policy: the young threshold is raised while graphs are built and put back
+exactly when the engine is idle; the program's own settings win; threads are safe. The sweep without
+a topological sort (a heap, a fast lane, add and mul inline) gives bit for bit what a sweep over the
+sorted graph gives.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from autograd_lite import Tensor, Value
+from autograd_lite.core import engine
+from autograd_lite.core.rules import ADD, MUL
+
+USER = (600, 9, 8)  # not the default, so "put back exactly" is visible
+
+
+@pytest.fixture
+def thresholds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A known starting setting, a small raised threshold (fast tests), everything put back."""
+    was, enabled = gc.get_threshold(), gc.isenabled()
+    monkeypatch.setattr(engine, "_GC_YOUNG", 20_000)
+    monkeypatch.setattr(engine, "_GC_YOUNG_MAX", 40_000)
+    gc.enable()
+    gc.collect()  # the hook sees the engine idle: no raised state is left from earlier tests
+    gc.set_threshold(*USER)
+    yield
+    gc.set_threshold(*was)
+    if not enabled:
+        gc.disable()
+
+
+def chain(n: int) -> Value:
+    x = Value(0.5)
+    y = x
+    for _ in range(n):
+        y = y * 1.0
+    return y
+
+
+def idle(n: int = 100_000) -> None:
+    """Allocate containers that are not nodes, enough to trigger collections."""
+    junk = [[i] for i in range(n)]
+    del junk
+
+
+def test_raised_while_building_and_put_back_exactly_when_idle(thresholds: None) -> None:
+    y = chain(5000)
+    assert gc.get_threshold() == (20_000, USER[1] * engine._GC_MIDDLE, USER[2])
+    y = chain(30_000)  # a longer build: the young threshold grows with it, up to the cap
+    assert gc.get_threshold()[0] == 40_000
+    y.backward()
+    del y
+    idle()
+    assert gc.get_threshold() == USER
+
+
+def test_the_programs_own_setting_stands(thresholds: None) -> None:
+    y = chain(5000)
+    assert gc.get_threshold()[0] == 20_000
+    gc.set_threshold(1234, 5, 6)  # the program changes its mind while the threshold is raised
+    y = chain(30_000)
+    idle()
+    assert gc.get_threshold() == (1234, 5, 6)
+    del y
+
+
+def test_off_switch(thresholds: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_GC_YOUNG", 0)
+    y = chain(5000)
+    assert gc.get_threshold() == USER
+    del y
+
+
+def test_cyclic_garbage_is_still_collected_during_a_build(thresholds: None) -> None:
+    class Cycle:
+        pass
+
+    c = Cycle()
+    c.me = c  # type: ignore[attr-defined]
+    ref = weakref.ref(c)
+    del c
+    y = chain(60_000)  # three raised thresholds' worth of nodes: collections still run
+    assert ref() is None
+    del y
+
+
+def test_threads_building_and_backpropagating_at_once(thresholds: None) -> None:
+    grads: list[float] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(3):
+                x = Value(2.0)
+                y = x
+                for _ in range(4000):
+                    y = y * 1.0 + 0.0
+                (y * x).backward()
+                grads.append(x.grad)
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert grads == [4.0] * 12
+    idle()
+    assert gc.get_threshold() == USER
+
+
+# ------------------------------------------------------------------------------------ the sweep
+
+def _sorted_sweep(root: Value) -> dict[int, float]:
+    """The reference: every node in reverse creation order, each rule's VJP from the table."""
+    pending = {root: 1.0}
+    for node in reversed(engine.toposort(root)):
+        g = pending.pop(node, None)
+        if g is None or node.is_leaf:
+            if g is not None:
+                pending[node] = g
+            continue
+        for p, pg in zip(node._parents, engine.local_grads(node, g)):
+            if pg is not None and p.requires_grad:
+                pending[p] = pg if p not in pending else pending[p] + pg
+    return {id(n): g for n, g in pending.items()}
+
+
+def test_the_sweep_equals_a_sweep_over_the_sorted_graph_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        xs = [Value(float(v)) for v in rng.normal(size=4)]
+        pool = list(xs)
+        for _ in range(60):  # a random DAG: shared subexpressions, long and short paths
+            a, b = (pool[int(i)] for i in rng.integers(0, len(pool), size=2))
+            k = int(rng.integers(0, 5))
+            pool.append([a + b, a * b, a - b, (a * 0.3).tanh(), a.relu() + 0.1 * b][k])
+        root = sum(pool[-10:], Value(0.0))
+        want = _sorted_sweep(root)
+        root.backward()
+        assert {id(x): x.grad for x in xs} == {id(x): want.get(id(x), 0.0) for x in xs}
+
+
+def test_inline_add_and_mul_are_the_table_entries() -> None:
+    assert engine._inline_rules == (ADD, MUL)
+    for x, y, g in [(1.5, -2.25, 0.75), (np.array([1.0, -2.0]), np.array([3.0, 0.5]), np.array([2.0, 4.0]))]:
+        assert ADD.vjp(g, x + y, x, y) == (g, g)
+        gx, gy = MUL.vjp(g, x * y, x, y)
+        assert np.array_equal(gx, g * y) and np.array_equal(gy, g * x)
+
+
+def test_broadcasting_add_and_mul_still_reduce_to_the_parent_shape() -> None:
+    W = Tensor(np.ones((2, 3)), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    ((W * b + b) * 2.0).sum().backward()
+    assert b.grad.shape == (3,) and np.array_equal(b.grad, [8.0, 8.0, 8.0])  # sum over 2 rows of 2(W + 1)
+    assert np.array_equal(W.grad, np.full((2, 3), 2.0))
