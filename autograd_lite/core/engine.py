@@ -945,6 +945,9 @@ def _run(pending: dict[Node, Any], consume: int | None, keep: bool, create_graph
     push = heapq.heappush
     next_key = heapq.heappop
     add_rule, mul_rule = _inline_rules
+    # a graph holds one kind of node (Values and Tensors never meet in an op): read the class
+    # attribute once, not per edge (a full attribute lookup each time)
+    broadcasts = bool(pending) and next(iter(pending))._broadcasts
     node = take(next_key(heap)) if heap else None
     while node is not None:
         g = pop(node)
@@ -986,7 +989,7 @@ def _run(pending: dict[Node, Any], consume: int | None, keep: bool, create_graph
                          else rule.vjp(g, node.data, ad))
                 gb = None
             if ga is not None and a.requires_grad:
-                if node._broadcasts and ga.shape != ad.shape:
+                if broadcasts and ga.shape != ad.shape:
                     ga = unbroadcast(ga, ad.shape)
                 old = get(a)
                 if old is None:
@@ -996,7 +999,7 @@ def _run(pending: dict[Node, Any], consume: int | None, keep: bool, create_graph
                 else:
                     pending[a] = old + ga
             if gb is not None and b is not None and b.requires_grad:
-                if node._broadcasts and gb.shape != bd.shape:
+                if broadcasts and gb.shape != bd.shape:
                     gb = unbroadcast(gb, bd.shape)
                 old = get(b)
                 if old is None:
