@@ -98,10 +98,12 @@ def check_same(op: str, datas: Any) -> None:
     """Refuse inputs from two libraries or two devices, naming both and the fix. Numpy arrays and
     Python numbers go with any library (they are constants moved to it); Dask arrays of numpy
     chunks go with numpy arrays (Dask wraps them)."""
+    arrays = [d for d in datas if not isinstance(d, np.generic | float | int)]
+    lazy = any(is_lazy(d) for d in arrays)
     first = None
-    for d in datas:
-        if isinstance(d, _ndarray | np.generic | float | int):
-            continue
+    for d in arrays:
+        if lazy and isinstance(d, _ndarray):
+            continue  # Dask takes numpy arrays as constants
         if first is None:
             first = d
             continue
@@ -317,6 +319,41 @@ def names(x: Any) -> Any:
     return adapter
 
 
+def _spread(index: tuple[Any, ...]) -> bool:
+    """The index holds an Ellipsis or a new axis (then no trailing Ellipsis may be added)."""
+    return any(i is Ellipsis or i is None for i in index)
+
+
+def _array_count(index: Any) -> int:
+    return sum(isinstance(i, _ndarray) for i in index) if isinstance(index, tuple) else 0
+
+
+def getitem(x: Any, index: tuple[Any, ...]) -> Any:
+    """``x[index]`` with numpy's semantics on any library. Torch and Dask (one index array) index
+    natively; otherwise integer-array indices go through a flat ``take`` (the array API allows
+    index arrays only alone), with the positions worked out on the host from the static index."""
+    lib = library(x)
+    arrays = _array_count(index)
+    if lib == "torch" or (lib == "dask" and arrays <= 1) or lib == "cupy":
+        return x[index_for(x, index)]
+    if not arrays:
+        return x[index if _spread(index) else (*index, Ellipsis)]
+    xp = namespace(x)
+    flat = np.arange(math.prod(x.shape)).reshape(tuple(x.shape))[index]
+    picked = xp.take(reshape(x, (-1,)), xp.asarray(flat.reshape(-1)), axis=0)
+    return reshape(picked, flat.shape)
+
+
+def reshape(x: Any, shape: tuple[int, ...]) -> Any:
+    """``x.reshape(shape)`` on any library (Dask rechunks first when its chunks do not split or
+    merge evenly)."""
+    xp = namespace(x)
+    try:
+        return xp.reshape(x, tuple(shape))
+    except NotImplementedError:  # Dask: chunks that do not line up with the new shape
+        return xp.reshape(x.rechunk({i: -1 for i in range(x.ndim)}), tuple(shape))
+
+
 def index_for(x: Any, index: Any) -> Any:
     """A numpy index (ints, slices, integer or bool ndarrays) made usable on ``x``'s library:
     index arrays become arrays of that library (Dask takes numpy's)."""
@@ -333,14 +370,15 @@ def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...], once: bo
     says that no element is picked twice, so a plain assignment is exact. The array API has no
     scatter-add: torch uses index_add_, Dask and CuPy bincount, others a one-hot product."""
     xp = namespace(g)
-    if once and not any(isinstance(i, _ndarray) and i.dtype != bool for i in index):
+    if once and not _array_count(index):  # slices and ints: a plain assignment is exact
         out = xp.zeros(shape, dtype=g.dtype) if is_lazy(g) else \
             xp.zeros(shape, dtype=g.dtype, device=device(g))
-        out[index_for(g, index)] = g
+        out[index_for(g, index) if _spread(index) or library(g) != "array_api_strict"
+            else (*index, Ellipsis)] = g
         return out
     size = math.prod(shape)
     flat = np.arange(size).reshape(shape)[index].reshape(-1)  # where each element of g goes
-    gf = xp.reshape(g, (-1,))
+    gf = reshape(g, (-1,))
     lib = library(g)
     if lib == "torch":
         import torch
@@ -349,7 +387,8 @@ def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...], once: bo
         out.index_add_(0, torch.as_tensor(flat, device=g.device), gf)
     elif lib in ("dask", "cupy"):
         mod = __import__("dask.array" if lib == "dask" else "cupy", fromlist=["bincount"])
-        out = mod.bincount(flat if lib == "dask" else mod.asarray(flat), weights=gf, minlength=size)
+        where = mod.from_array(flat, chunks=gf.chunks) if lib == "dask" else mod.asarray(flat)
+        out = mod.bincount(where, weights=gf, minlength=size)
         out = xp.astype(out, g.dtype)
     else:
         if size * flat.size > 10**8:
@@ -358,7 +397,7 @@ def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...], once: bo
                               "numpy or torch arrays for large integer-array indexing")
         hit = xp.asarray(flat, device=device(g))[None, :] == xp.arange(size, device=device(g))[:, None]
         out = xp.astype(hit, g.dtype) @ gf
-    return xp.reshape(out, shape)
+    return reshape(out, shape)
 
 
 _KNOWN = frozenset({"torch", "cupy", "dask", "jax", "jaxlib", "array_api_strict", "sparse", "ndonnx"})

@@ -159,7 +159,7 @@ _np = _B.names  # numpy for numpy data, the adapter with numpy's names for anoth
 
 # numpy-style array methods on any library's array, or on a node (where they build the graph)
 def _reshape(x: Any, shape: Any) -> Any:
-    return _B.namespace(x).reshape(x, tuple(shape)) if _foreign(x) else x.reshape(shape)
+    return _B.reshape(x, tuple(shape)) if _foreign(x) else x.reshape(shape)
 
 
 def _permute(x: Any, axes: Any) -> Any:
@@ -183,7 +183,10 @@ def _mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def _astype(x: Any, dtype: Any) -> Any:
-    return _B.namespace(x).astype(x, dtype) if _foreign(x) else x.astype(dtype)
+    if _foreign(x):
+        xp = _B.namespace(x)
+        return xp.astype(x, _B.dtype_in(xp, dtype))
+    return x.astype(dtype)
 
 
 def exp(x: Any) -> Any:
@@ -1300,22 +1303,23 @@ def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
     return type(g)._apply(SCATTER_ADD, (g,), {"index": index, "shape": tuple(shape)})
 
 
-def _idx(x: Any, index: Any) -> Any:
-    return _B.index_for(x, index) if _foreign(x) else index
+def _pick(x: Any, index: Any) -> Any:
+    """x[index] on an array of any library or a node."""
+    return _B.getitem(x, index) if _foreign(x) else x[index]
 
 
 GETITEM = defrule(
     "getitem", "x[index] (basic or integer-array index);  VJP scatter-adds g into zeros at index",
-    forward=lambda x, *, index: x[_idx(x, index)],
+    forward=lambda x, *, index: _pick(x, index),
     vjp=lambda g, ans, x, *, index: (scatter_add(g, index, x.shape),),
-    jvp=lambda t, ans, x, *, index: t[0][_idx(t[0], index)],
+    jvp=lambda t, ans, x, *, index: _pick(t[0], index),
     nodes=_T,
 )
 
 SCATTER_ADD = defrule(
     "scatter_add", "zeros(shape) with x added at index (repeats add);  VJP: g[index]",
     forward=lambda x, *, index, shape: scatter_add(x, index, shape),
-    vjp=lambda g, ans, x, *, index, shape: (g[_idx(g, index)],),
+    vjp=lambda g, ans, x, *, index, shape: (_pick(g, index),),
     jvp=lambda t, ans, x, *, index, shape: scatter_add(t[0], index, shape),
     nodes=_T,
 )
@@ -1345,7 +1349,7 @@ def _concat_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
     start = 0
     for x in xs:
         stop = start + x.shape[axis]
-        out.append(g[(*lead, slice(start, stop))])
+        out.append(g[(*lead, slice(start, stop), Ellipsis)])
         start = stop
     return tuple(out)
 
@@ -1361,7 +1365,7 @@ CONCATENATE = _join_rule("concatenate", "join x₁, …, x_k along an axis;  VJP
 
 def _stack_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
     lead = (slice(None),) * (axis % ans.ndim)
-    return tuple(g[(*lead, i)] for i in range(len(xs)))
+    return tuple(g[(*lead, i, Ellipsis)] for i in range(len(xs)))
 
 
 STACK = _join_rule("stack", "stack x₁, …, x_k along a new axis;  VJP: g taken at each position of that axis",
