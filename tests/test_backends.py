@@ -180,3 +180,66 @@ def test_gpu_when_present() -> None:
     loss = cross_entropy(model(x), np.zeros(64, dtype=int))
     loss.backward()
     assert all(p.grad.device.type == "cuda" for p in model.parameters())
+
+
+def _drawn_model(lib: str) -> tuple[Any, Any]:
+    x = Tensor(_to(lib, np.linspace(-1, 1, 8).reshape(4, 2)), label="x")
+    model = MLP([2, 3, 2], seed=0)
+    for p in model.parameters():
+        p.data = _to(lib, p.data)
+    loss = cross_entropy(model(x), np.array([0, 1, 1, 0]))
+    loss.backward()
+    return loss, model
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_the_picture_is_the_same_on_every_library(lib: str) -> None:
+    from autograd_lite import draw_backward_steps, draw_graph
+
+    _lib(lib)
+    ref, _ = _drawn_model_numpy()
+    loss, model = _drawn_model(lib)
+    # the same picture; tooltips print every number in full, where the libraries' matrix
+    # products may differ in the last bit: numbers are compared to 12 digits
+    ours, theirs = (_rounded(draw_graph(t, edge_grads=True).source) for t in (loss, ref))
+    assert ours == theirs
+    assert len(draw_backward_steps(loss).steps) == len(draw_backward_steps(ref).steps)
+    assert B.library(loss.data) != "numpy" and B.library(model.parameters()[0].grad) != "numpy", (
+        "drawing must leave the graph's own arrays in place")
+
+
+def _rounded(text: str) -> str:
+    import re
+
+    text = re.sub(r"-?\d+\.\d{6,}(e[-+]?\d+)?", lambda m: f"{float(m.group()):.12g}", text)
+    return re.sub(r" +", " ", text.replace(" ,", ","))  # (numpy pads columns to the longest)
+
+
+def _drawn_model_numpy() -> tuple[Any, Any]:
+    x = Tensor(np.linspace(-1, 1, 8).reshape(4, 2), label="x")
+    model = MLP([2, 3, 2], seed=0)
+    loss = cross_entropy(model(x), np.array([0, 1, 1, 0]))
+    loss.backward()
+    return loss, model
+
+
+@pytest.mark.parametrize("lib", ["torch", "dask"])
+def test_check_grad_on_another_library(lib: str) -> None:
+    from autograd_lite import GradCheckError, check_grad
+
+    _lib(lib)
+    c = _to(lib, np.ones((3, 2)))
+    W = Tensor(_to(lib, np.array([[0.3, -0.2], [0.1, 0.5]])))
+
+    def f(W: Tensor) -> Tensor:
+        assert W.backend == B.library(c), "f must receive its input in the input's own library"
+        return (Tensor(c) @ W).tanh().sum()
+
+    def right(W: np.ndarray) -> np.ndarray:
+        return np.ones((3, 2)).T @ (1 - np.tanh(np.ones((3, 2)) @ W) ** 2)
+
+    assert check_grad(f, W, expected=right).ok
+    report = check_grad(f, W, expected=lambda W: 2 * right(W))
+    assert not report.ok
+    with pytest.raises(GradCheckError):
+        report.raise_if_failed()

@@ -110,8 +110,9 @@ def check_same(op: str, datas: Any) -> None:
         if type(d) is not type(first) or (not is_lazy(d) and device(d) != device(first)):
             raise TypeError(
                 f"{op}: the inputs live in {_where(first)} and {_where(d)}; an op needs all its "
-                "arrays in one library on one device. Move one first, e.g. t.to('numpy'), "
-                "t.to('torch', device='cuda') or Tensor(np.asarray(x))")
+                f"arrays in one library on one device. Move one first: t.to('{library(d)}'), "
+                f"t.to('{library(first)}') (model.to('{library(first)}') moves a model's parameters), "
+                "or Tensor(np.asarray(x)) for numpy")
 
 
 def like(value: Any, ref: Any) -> Any:
