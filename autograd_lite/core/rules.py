@@ -199,7 +199,7 @@ def exp(x: Any) -> Any:
                   "for stable forms, or scale the input")
             return math.inf
     if _is_array(x) or _foreign(x):
-        xn = _np(x)
+        xn = np if type(x) is np.ndarray else _np(x)
         with np.errstate(over="ignore"):
             out = xn.exp(x)
         _array_warn("exp", xn.isinf(out) & ~xn.isinf(x), "overflow to inf",
@@ -223,7 +223,7 @@ def log(x: Any) -> Any:
         return math.nan
     if _is_array(x) or _foreign(x):
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = _np(x).log(x)
+            out = (np if type(x) is np.ndarray else _np(x)).log(x)
         _array_warn("log", x == 0, "are 0 (log = -inf)", "add a small epsilon, or use a fused op "
                     "(log_softmax, log_sigmoid, cross_entropy)")
         _array_warn("log", x < 0, "are negative (log = nan)", "log is defined for x > 0")
@@ -242,7 +242,7 @@ def sqrt(x: Any) -> Any:
         return math.nan
     if _is_array(x) or _foreign(x):
         with np.errstate(invalid="ignore"):
-            out = _np(x).sqrt(x)
+            out = (np if type(x) is np.ndarray else _np(x)).sqrt(x)
         _array_warn("sqrt", x < 0, "are negative (sqrt = nan)", "sqrt is defined for x >= 0")
         return out
     return x.sqrt()
@@ -280,7 +280,7 @@ def sigmoid(x: Any) -> Any:
         e = math.exp(x)
         return e / (1.0 + e)
     if _is_array(x) or _foreign(x):
-        xn = _np(x)
+        xn = np if type(x) is np.ndarray else _np(x)
         e = xn.exp(-xn.abs(x))
         return xn.where(x >= 0, 1.0, e) / (1.0 + e)
     return x.sigmoid()
@@ -291,7 +291,7 @@ def softplus(x: Any) -> Any:
     if type(x) is float:
         return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
     if _is_array(x) or _foreign(x):
-        xn = _np(x)
+        xn = np if type(x) is np.ndarray else _np(x)
         return xn.maximum(x, 0.0) + xn.log1p(xn.exp(-xn.abs(x)))
     return x.softplus()
 
@@ -318,7 +318,7 @@ def step(x: Any, at_zero: float = 0.0) -> Any:
     x = raw(x)
     if type(x) is float:
         return 1.0 if x > 0 else (at_zero if x == 0 else 0.0)
-    if _foreign(x):
+    if type(x) is not np.ndarray and _foreign(x):
         xp = _B.namespace(x)
         out = xp.astype(x > 0, x.dtype if _B.is_float(x) else xp.float64)
         return xp.where(x == 0, xp.full_like(out, at_zero), out) if at_zero else out
@@ -333,7 +333,7 @@ def select(cond: Any, a: float, b: float, like: Any = None) -> Any:
     ``like`` when that is a float array (so float32 stays float32)."""
     if isinstance(cond, bool | np.bool_):
         return a if cond else b
-    if _foreign(cond):
+    if type(cond) is not np.ndarray and _foreign(cond):
         xp = _B.namespace(cond)
         dt = like.dtype if like is not None and _B.is_float(like) else xp.float64
         return xp.where(cond, xp.full_like(cond, a, dtype=dt), xp.full_like(cond, b, dtype=dt))
@@ -580,7 +580,7 @@ def _log_base(x: Any) -> Any:
         with np.errstate(divide="ignore", invalid="ignore"):
             return xn.where(d > 0, xn.log(xn.where(d > 0, d, 1.0)), xn.where(d == 0, 0.0, math.nan))
     safe = x.data > 0
-    if not _B.any_true(~safe) if _foreign(safe) else bool(np.all(safe)):
+    if (not _B.is_lazy(safe) and not _B.any_true(~safe)) if _foreign(safe) else bool(np.all(safe)):
         return log(x)
     return log(x * safe + (1.0 - safe * 1.0)) * safe  # node path (create_graph) with zeros
 
@@ -712,6 +712,8 @@ RELU = defrule(
 def _leaky_relu(x: Any, *, alpha: float) -> Any:
     if type(x) is float:
         return x if x > 0 else alpha * x
+    if type(x) is np.ndarray:
+        return np.where(x > 0, x, alpha * x)
     return _np(x).where(x > 0, x, alpha * x)
 
 
@@ -935,7 +937,7 @@ BROADCAST_TO = defrule(
 
 def _shift(x: np.ndarray, axis: Any) -> np.ndarray:
     """The max along ``axis`` (kept), replaced by 0 where it is ±inf or nan (so x - m stays exact)."""
-    if _foreign(x):  # no cheap test that would not force a lazy array: always replace
+    if type(x) is not np.ndarray and _foreign(x):  # (no cheap test that would not force a lazy array)
         xp = _B.namespace(x)
         m = xp.max(x, axis=axis, keepdims=True)
         return xp.where(xp.isfinite(m), m, xp.zeros_like(m))
@@ -947,7 +949,7 @@ def _shift(x: np.ndarray, axis: Any) -> np.ndarray:
 
 def _logsumexp(x: np.ndarray, axis: Any = -1, keepdims: bool = False) -> np.ndarray:
     m = _shift(x, axis)
-    if _foreign(x):
+    if type(x) is not np.ndarray and _foreign(x):
         xp = _B.namespace(x)
         out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
         return out if keepdims else _reshape(out, _reduced(x.shape, axis))
@@ -967,7 +969,7 @@ def _reduced(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
 
 def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     # shifted by the row max (a row that is all -inf or holds +inf has no log-softmax: nan, as torch)
-    if _foreign(x):
+    if type(x) is not np.ndarray and _foreign(x):
         xp = _B.namespace(x)
         z = x - xp.max(x, axis=axis, keepdims=True)
         return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
@@ -977,7 +979,7 @@ def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    if _foreign(x):
+    if type(x) is not np.ndarray and _foreign(x):
         xp = _B.namespace(x)
         e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
         return e / xp.sum(e, axis=axis, keepdims=True)
@@ -1049,7 +1051,7 @@ def _label_index(labels: Any, ndim: int) -> Any:
 def _picked(z: Any, labels: Any) -> Any:
     """z[rows, labels] (o_y in each row); on another library as a one-hot sum (the array API has
     no integer-array indexing across two axes)."""
-    if _foreign(raw(z)):
+    if type(z) is not np.ndarray and _foreign(raw(z)):
         return _sum(z * _onehot(labels, raw(z)), -1)
     return z[_label_index(labels, z.ndim)]
 

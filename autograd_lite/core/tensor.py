@@ -193,7 +193,8 @@ class Tensor(Node):
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of ``.data``."""
-        return tuple(self.data.shape)
+        d = self.data
+        return d.shape if type(d) is _ndarray else tuple(d.shape)
 
     @property
     def ndim(self) -> int:
