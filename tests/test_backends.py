@@ -243,3 +243,41 @@ def test_check_grad_on_another_library(lib: str) -> None:
     assert not report.ok
     with pytest.raises(GradCheckError):
         report.raise_if_failed()
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_transforms_on_another_library(lib: str) -> None:
+    import autograd_lite as al
+
+    _lib(lib)
+    W0 = np.array([[0.5, -1.0], [0.25, 2.0]])
+
+    def f(W: Tensor) -> Tensor:
+        return (W @ W).tanh().sum()
+
+    def run(make: Any) -> list[np.ndarray]:
+        W = Tensor(make(W0))
+        _, back = al.vjp(lambda W: W * W, W)
+        tangent = make(np.ones((2, 2)))  # grad, vjp, jvp, jacobian, hessian, each vs numpy
+        return [B.to_numpy(r.data if isinstance(r, Tensor) else r)
+                for r in (al.grad(f)(W), back(make(np.ones((2, 2))))[0], al.jvp(f, (W,), (tangent,))[1],
+                          al.jacobian(lambda W: W * W)(W), al.hessian(lambda w: (w * w * w).sum())(W))]
+
+    for ours, ref in zip(run(lambda a: _to(lib, a)), run(lambda a: a)):
+        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_compile_runs_another_library_eagerly_and_says_so() -> None:
+    torch = pytest.importorskip("torch")
+    import autograd_lite as al
+
+    model = MLP([3, 4, 2], seed=0).to("torch")
+
+    @al.compile
+    def loss(x: Tensor, y: np.ndarray) -> Tensor:
+        return cross_entropy(model(x), y)
+
+    x = Tensor(torch.ones((4, 3), dtype=torch.float64))
+    with pytest.warns(RuntimeWarning, match="torch arrays.*run eagerly"):
+        loss(x, np.array([0, 1, 0, 1]))
+    assert isinstance(model.fc1.W.grad, torch.Tensor), "the eager call must still fill .grad"

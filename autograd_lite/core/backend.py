@@ -423,3 +423,20 @@ def dtype_in(xp: Any, dtype: Any) -> Any:
             raise TypeError(f"dtype {name} does not exist in {getattr(xp, '__name__', xp)}")
         return dt
     return dtype
+
+
+def size(x: Any) -> int:
+    """The number of elements of a number or an array of any library (numpy's ``np.size``; torch's
+    ``.size`` is a method and Dask warns on ``np.size``)."""
+    if isinstance(x, _ndarray):
+        return x.size
+    shape = getattr(x, "shape", None)
+    return 1 if shape is None else math.prod(shape)
+
+
+def shape(x: Any) -> tuple[int, ...]:
+    """The shape of a number or an array of any library, as a tuple (numpy's ``np.shape``)."""
+    if isinstance(x, _ndarray):
+        return x.shape
+    s = getattr(x, "shape", None)
+    return () if s is None else tuple(s)

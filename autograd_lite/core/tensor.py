@@ -935,7 +935,7 @@ def _empty_warning(op: str, t: Tensor, axis: Axis, value: str) -> None:
 
 
 def _nonempty(t: Tensor, op: str) -> None:
-    if t.data.size == 0:
+    if _B.size(t.data) == 0:
         raise ValueError(f"{op}: the tensor of shape {t.shape} is empty (no {op}imum exists)")
 
 

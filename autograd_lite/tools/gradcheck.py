@@ -600,7 +600,7 @@ def _check_grad(f: Any, inputs: tuple[Any, ...], expected: Any, eps: float, rtol
 def _diagnose(entries: list[GradCheckEntry], out: Any, rtol: float, atol: float,
               notes: list[str]) -> None:
     """Attach a diagnosis to each WRONG or SHAPE entry that one explains (see `diagnose`)."""
-    scalar = isinstance(out, Node) and np.size(out.data) == 1
+    scalar = isinstance(out, Node) and _B.size(out.data) == 1
     graph = GraphInfo(out) if scalar else None  # its one reverse sweep runs on first use
     for e in entries:
         if e.status not in ("WRONG", "SHAPE") or e.hand is None:
@@ -635,7 +635,7 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
     seconds = time.perf_counter() - start
     _refuse_mutation(names, inputs, args, kept, checked)
     out_node = out if isinstance(out, Node) else None
-    out_shape = np.shape(out.data if isinstance(out, Node) else out)
+    out_shape = _B.shape(out.data if isinstance(out, Node) else out)
     scalar = int(np.prod(out_shape)) == 1
     raw = [_data64(a) if i in checked else a for i, a in enumerate(args)]
     labelled = _labelled(out_node) if out_node is not None else {}
@@ -677,7 +677,7 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
 
 def _check_graph(out: Node, expected: Any, eps: float, rtol: float, atol: float,
                  notes: list[str], fast_mode: bool = False) -> list[GradCheckEntry]:
-    if np.size(out.data) != 1:
+    if _B.size(out.data) != 1:
         raise ValueError(f"check_grad(loss): the output has shape {np.shape(out.data)}; give a scalar "
                          "loss node, or a function (then Jacobians are checked)")
     labelled = _labelled(out)
