@@ -89,9 +89,9 @@ class Optimizer:
         elif not (math.isfinite(self.lr) and self.lr >= 0):  # set by hand: opt.lr = ...
             raise ValueError(f"{type(self).__name__}: lr={self.lr} at step {self.steps}; the learning "
                              "rate must be a finite number >= 0 (set opt.lr to one)")
-        lazy = [p for p in self.params if _B.is_lazy(p.grad)]
-        if lazy:  # Dask gradients (a lazy backward): all in one compute, never one per parameter
-            compute(*lazy)
+        lazy = [p for p in self.params if _B.is_lazy(p.grad) and not _B.is_lazy(p.data)]
+        if lazy:  # numpy parameters, Dask gradients (a lazy backward on Dask data): all their numbers
+            compute(*lazy)  # in one compute, never one per parameter (Dask parameters stay lazy)
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None or (hasattr(g, "shape") and tuple(g.shape) != tuple(getattr(p.data, "shape", ()))):

@@ -766,6 +766,18 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     and the final state. ``callback(epoch, history)`` runs after each epoch; returning True stops
     training. Works with `Tensor` models (`MLP`) and `Value` models (`ValueMLP`, small data only).
 
+    Dask data sets (X a ``dask.array``; y a Dask or numpy array): nothing is loaded up front. Full
+    batch builds each step's loss over all chunks as one lazy graph, runs ``backward()`` lazily and
+    evaluates the loss, every gradient and the accuracy in ONE compute, then updates the numpy
+    parameters; that compute is also the previous epoch's record, so an epoch reads the data once.
+    ``batch_size=k`` visits the row chunks in a shuffled order, computes each chunk to numpy once and
+    takes eager steps on shuffled batches of at most k rows within it (a batch never spans two
+    chunks); the end-of-epoch record (training and validation) is one compute. ``client=`` (a
+    ``dask.distributed.Client``) runs every compute on that cluster; without it Dask's default is
+    used. The labels (one number per row) are brought to host memory once and travel with each
+    step's graph; NaN/inf in X are found when it is first computed (a ValueError, after the
+    compute-time warning that names the tensor). See `autograd_lite.models.lazy`.
+
     Example:
         >>> import numpy as np
         >>> from autograd_lite.nn import MLP
