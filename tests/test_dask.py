@@ -28,11 +28,17 @@ import dask.threaded  # noqa: E402
 
 import autograd_lite as ag  # noqa: E402
 from autograd_lite import Tensor  # noqa: E402
-from autograd_lite import losses as L  # noqa: E402
 from autograd_lite.core import backend  # noqa: E402
-from autograd_lite.nn import MLP  # noqa: E402
-from autograd_lite.optim import SGD, Adam  # noqa: E402
-from autograd_lite.train import DivergenceWarning, TrainingStoppedWarning, accuracy, fit, outputs  # noqa: E402
+from autograd_lite.models import losses as L  # noqa: E402
+from autograd_lite.models.nn import MLP  # noqa: E402
+from autograd_lite.models.optim import SGD, Adam  # noqa: E402
+from autograd_lite.models.train import (  # noqa: E402
+    DivergenceWarning,
+    TrainingStoppedWarning,
+    accuracy,
+    fit,
+    outputs,
+)
 
 N, D, CHUNK = 10**6, 10, 125_000  # 8 chunks of rows
 
@@ -136,8 +142,8 @@ def test_fit_with_validation_and_accuracy_computes_once_per_epoch() -> None:
     lazy_model, eager_model = MLP([3, 8, 2], seed=0), MLP([3, 8, 2], seed=0)
     with counted() as calls:
         h = fit(lazy_model, da.from_array(X, chunks=500), da.from_array(y, chunks=500),
-                validation=(da.from_array(Xv, chunks=200), yv), optimizer=Adam(lazy_model.parameters(), lr=0.05),
-                epochs=5, progress=False)
+                validation=(da.from_array(Xv, chunks=200), yv),
+                optimizer=Adam(lazy_model.parameters(), lr=0.05), epochs=5, progress=False)
     ref = fit(eager_model, X, y, validation=(Xv, yv), optimizer=Adam(eager_model.parameters(), lr=0.05),
               epochs=5, progress=False)
     assert len(calls) == 1 + 5 + 1  # the labels once, the first step, each epoch's record (+ next step)
@@ -254,3 +260,18 @@ def test_the_readme_gpu_example_runs_where_torch_is_installed() -> None:
     with contextlib.redirect_stdout(out):
         exec(compile(blocks[0], "README.md GPU example", "exec"), {"__name__": "__readme__"})
     assert out.getvalue().strip(), "the GPU example prints what it trained"
+
+
+def test_an_optimizer_step_computes_lazy_gradients_in_one_pass() -> None:
+    X, y = _small()
+    model, twin = MLP([3, 8, 2], seed=0), MLP([3, 8, 2], seed=0)
+    opt, twin_opt = Adam(model.parameters(), lr=0.1), Adam(twin.parameters(), lr=0.1)
+    with counted() as calls:
+        L.cross_entropy(model(Tensor(da.from_array(X, chunks=500))), y).backward()
+        opt.step()  # four lazy gradients: one compute, not one per parameter
+    assert len(calls) == 1
+    L.cross_entropy(twin(X), y).backward()
+    twin_opt.step()
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert isinstance(p.data, np.ndarray)
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12)

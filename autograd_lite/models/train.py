@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core import backend as _B
 from ..core.engine import Node, no_grad
-from ..core.tensor import Tensor, compute
+from ..core.tensor import Tensor
 from . import losses as L
 from . import nn as _nn
 from .files import atomic_write
