@@ -40,6 +40,9 @@ from autograd_lite.models.train import (  # noqa: E402
     outputs,
 )
 
+# the labels (numpy) travel with each graph: at 10^6 rows distributed says so (see fit's docstring)
+pytestmark = pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning")
+
 N, D, CHUNK = 10**6, 10, 125_000  # 8 chunks of rows
 
 
@@ -188,12 +191,13 @@ def test_nan_in_the_data_warns_at_compute_time_naming_the_tensor() -> None:
         loss = L.cross_entropy(Tensor(da.from_array(X, chunks=500)) @ w, y)
         loss.backward()
     assert calls == []
-    with counted() as calls, pytest.warns(RuntimeWarning, match=r"compute: 'w' of shape \(3, 2\): its "
-                                          r"gradient holds 6 nan") as caught:
+    with counted() as calls, pytest.warns(RuntimeWarning) as caught:
         ag.compute(loss, w)
     assert len(calls) == 1
-    assert any(re.search(r"the output of '\w+' of shape \(\): its value holds 1 nan", str(m.message))
-               for m in caught)
+    said = [str(m.message) for m in caught]
+    assert any(m.startswith("compute: 'w' of shape (3, 2): its gradient holds 6 nan") for m in said), said
+    assert any(re.match(r"compute: the output of '\w+' of shape \(\): its value holds 1 nan", m)
+               for m in said), said
     # fit: the same warning, then the data is named as the cause; the model is not changed
     model = MLP([3, 2], seed=0)
     before = [p.data.copy() for p in model.parameters()]
@@ -206,16 +210,21 @@ def test_nan_in_the_data_warns_at_compute_time_naming_the_tensor() -> None:
             epochs=1, progress=False)
 
 
+# numpy's overflow warnings inside Dask's worker threads escape pytest.warns (which sees this thread)
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_divergence_and_ctrl_c_on_dask_keep_a_usable_model() -> None:
     X, y = _small()
     Xd, target = da.from_array(X * 1e3, chunks=500), y[:, None] * 1.0
     model, twin = MLP([3, 1], seed=0), MLP([3, 1], seed=0)
-    with counted(), pytest.warns(DivergenceWarning, match="parameters were restored") as caught:
+    with counted(), pytest.warns(RuntimeWarning) as caught:  # (the compute-time warnings come first)
         h = fit(model, Xd, target, loss="mse", optimizer=SGD(model, lr=1.0), epochs=30, progress=False)
-    with pytest.warns(DivergenceWarning) as eager:
+    with pytest.warns(RuntimeWarning) as eager:
         fit(twin, X * 1e3, target, loss="mse", optimizer=SGD(twin, lr=1.0), epochs=30, progress=False)
     assert h.stopped == "diverged" and all(np.isfinite(p.data).all() for p in model.parameters())
-    assert str(caught[-1].message) == str(eager[-1].message)  # the same epoch, the same words
+    said = [str(m.message) for m in caught if m.category is DivergenceWarning]
+    assert said == [str(m.message) for m in eager if m.category is DivergenceWarning]  # same epoch and words
+    assert "parameters were restored" in said[0]
     for p, q in zip(model.parameters(), twin.parameters()):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
     # Ctrl-C inside the 4th compute (the 3rd epoch's record): two finished epochs, last full step kept
