@@ -90,7 +90,7 @@ def _small(n: int = 2000, chunk: int = 500, seed: int = 0) -> tuple[np.ndarray, 
 
 CASES = {  # name: (layer sizes, loss, labels as the loss expects them)
     "logistic regression": ([D, 1], L.binary_cross_entropy_with_logits, lambda y: y[:, None].astype(float)),
-    "MLP": ([D, 16, 2], L.cross_entropy, lambda y: y),
+    "MLP": ([D, 8, 2], L.cross_entropy, lambda y: y),
 }
 
 
@@ -120,6 +120,9 @@ def test_the_gradient_over_a_million_rows_is_numpys_and_takes_one_compute(case: 
 def test_twenty_steps_of_fit_on_the_cluster_reach_numpys_weights(client: Any, big: Any,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     X, Xn, y = big
+    # the first 4 of the 8 chunks: the same path at half the cost (this file must stay well under a
+    # minute on a loaded 2-core machine; the gradient test above covers all 10^6 rows)
+    X, Xn, y = X[:N // 2], Xn[:N // 2], y[:N // 2]
     yf = y[:, None].astype(float)
     on_dask, on_numpy = MLP([D, 1], seed=0), MLP([D, 1], seed=0)
     calls: list[Any] = []
