@@ -287,3 +287,15 @@ def test_an_optimizer_step_computes_lazy_gradients_in_one_pass() -> None:
     for p, q in zip(model.parameters(), twin.parameters()):
         assert isinstance(p.data, np.ndarray)
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12)
+
+
+# Known limitation, outside fit (autograd_lite/models/losses.py): the losses check their targets with
+# np.asarray, which computes a Dask label array while the graph is built (fit avoids it by bringing
+# the labels to host memory once). Strict: this fails loudly once the losses keep Dask targets lazy.
+@pytest.mark.xfail(strict=True, reason="the losses compute Dask targets at graph-build time")
+def test_a_loss_keeps_dask_labels_lazy() -> None:
+    X, y = _small()
+    with counted() as calls:
+        out = MLP([3, 2], seed=0)(Tensor(da.from_array(X, chunks=500)))
+        L.cross_entropy(out, da.from_array(y, chunks=500))
+    assert calls == []
