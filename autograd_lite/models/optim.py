@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core.engine import Node, zero_grad
+from ..core.tensor import compute
 
 __all__ = ["SGD", "Adam", "Optimizer", "cosine_decay", "exponential_decay"]
 
@@ -87,6 +89,9 @@ class Optimizer:
         elif not (math.isfinite(self.lr) and self.lr >= 0):  # set by hand: opt.lr = ...
             raise ValueError(f"{type(self).__name__}: lr={self.lr} at step {self.steps}; the learning "
                              "rate must be a finite number >= 0 (set opt.lr to one)")
+        lazy = [p for p in self.params if _B.is_lazy(p.grad) and not _B.is_lazy(p.data)]
+        if lazy:  # numpy parameters, Dask gradients (a lazy backward on Dask data): all their numbers
+            compute(*lazy)  # in one compute, never one per parameter (Dask parameters stay lazy)
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None or (hasattr(g, "shape") and tuple(g.shape) != tuple(getattr(p.data, "shape", ()))):
