@@ -281,3 +281,33 @@ def test_compile_runs_another_library_eagerly_and_says_so() -> None:
     with pytest.warns(RuntimeWarning, match="torch arrays.*run eagerly"):
         loss(x, np.array([0, 1, 0, 1]))
     assert isinstance(model.fc1.W.grad, torch.Tensor), "the eager call must still fill .grad"
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_fit_on_torch_matches_numpy(batch_size: int | None) -> None:
+    torch = pytest.importorskip("torch")
+    from autograd_lite import accuracy, fit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2))
+    y = (X[:, 0] > 0).astype(int)
+    ours = MLP([2, 8, 2], seed=0).to("torch")
+    ref = MLP([2, 8, 2], seed=0)
+    h = fit(ours, torch.as_tensor(X), y, epochs=5, batch_size=batch_size, progress=False)
+    h_ref = fit(ref, X, y, epochs=5, batch_size=batch_size, progress=False)
+    np.testing.assert_allclose(h.loss, h_ref.loss, rtol=1e-12)
+    assert ours.fc1.W.backend == "torch"
+    assert accuracy(ours, torch.as_tensor(X), y) == accuracy(ref, X, y)
+
+
+def test_fit_on_torch_diverging_keeps_a_usable_model() -> None:
+    torch = pytest.importorskip("torch")
+    from autograd_lite import SGD, fit
+
+    X = torch.as_tensor(np.random.default_rng(1).normal(size=(32, 2)) * 1e3)
+    y = np.arange(32) % 2
+    model = MLP([2, 8, 2], seed=0).to("torch")
+    with pytest.warns(RuntimeWarning):
+        h = fit(model, X, y, optimizer=SGD(model.parameters(), lr=1e6), epochs=50, progress=False)
+    assert h.stopped is not None
+    assert all(bool(torch.isfinite(p.data).all()) for p in model.parameters())

@@ -307,6 +307,10 @@ def _check_xy(X: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray | None
     raw = X.data if isinstance(X, Node) else X
     if _B.is_lazy(raw):
         return _check_lazy_xy(raw, y, where)
+    if _B.is_array_of_library(raw):  # torch, CuPy...: checked on a host copy, trained where it lives
+        Xh, ya = _check_xy(_B.to_numpy(raw), y, where)
+        xp = _B.namespace(raw)
+        return (raw if raw.dtype == xp.float64 else xp.astype(raw, xp.float64)), ya
     Xa = np.asarray(raw)
     if Xa.dtype.kind not in "fiub":
         raise TypeError(f"{where}: X must be numbers, got dtype {Xa.dtype}")
@@ -351,7 +355,7 @@ def _is_value_model(out: Any) -> bool:
 def _raw(out: Any) -> np.ndarray:
     """Model outputs as an ndarray: Tensor data, or the data of a (nested) list of Values."""
     if isinstance(out, Tensor):
-        return out.data
+        return _B.to_numpy(out.data)  # (another library's outputs: a host copy)
     if isinstance(out, list):
         return np.array([[v.data for v in row] if isinstance(row, list) else row.data for row in out])
     return np.asarray(out)
