@@ -308,7 +308,7 @@ def _check_xy(X: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray | None
     if _B.is_lazy(raw):
         return _check_lazy_xy(raw, y, where)
     if _B.is_array_of_library(raw):  # torch, CuPy...: checked on a host copy, trained where it lives
-        Xh, ya = _check_xy(_B.to_numpy(raw), y, where)
+        _, ya = _check_xy(_B.to_numpy(raw), y, where)
         xp = _B.namespace(raw)
         return (raw if raw.dtype == xp.float64 else xp.astype(raw, xp.float64)), ya
     Xa = np.asarray(raw)
