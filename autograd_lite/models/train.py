@@ -355,7 +355,8 @@ def _is_value_model(out: Any) -> bool:
 def _raw(out: Any) -> np.ndarray:
     """Model outputs as an ndarray: Tensor data, or the data of a (nested) list of Values."""
     if isinstance(out, Tensor):
-        return _B.to_numpy(out.data)  # (another library's outputs: a host copy)
+        d = out.data  # another library's outputs: a host copy; a lazy (Dask) one stays lazy
+        return d if isinstance(d, np.ndarray) or _B.is_lazy(d) else _B.to_numpy(d)
     if isinstance(out, list):
         return np.array([[v.data for v in row] if isinstance(row, list) else row.data for row in out])
     return np.asarray(out)
