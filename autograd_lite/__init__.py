@@ -30,6 +30,7 @@ from .core.tensor import (
     Tensor,
     arange,
     clip,
+    compute,
     concatenate,
     eye,
     manual_seed,
@@ -79,7 +80,7 @@ for _old, _mod in {"engine": _engine, "rules": _rules, "value": _value, "tensor"
 __all__ = [
     "MLP", "SGD", "Adam", "AnomalyError", "ElasticNet", "GradCheckError", "GradCheckReport",
     "GradCheckWarning", "History", "Linear", "Module", "Tensor", "Value", "ValueMLP", "accuracy",
-    "arange", "check_grad", "clip", "concatenate", "cost_report", "cost_sweep", "cross_entropy",
+    "arange", "check_grad", "clip", "compute", "concatenate", "cost_report", "cost_sweep", "cross_entropy",
     "data", "detect_anomaly", "draw_backward_steps", "draw_graph", "elastic_net", "enable_grad", "eye", "fit",
     "grad", "hessian", "hvp", "is_anomaly_enabled", "is_grad_enabled", "jacobian", "jvp", "load", "losses",
     "manual_seed", "matmul", "maximum", "micrograd", "minimum", "mse", "nn", "no_grad", "one_hot", "ones",

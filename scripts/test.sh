@@ -3,7 +3,9 @@
 # Setup (scripts/_setup.sh) creates or reuses the virtual environment .venv unless a venv is active
 # or PYTHON= names one. Arguments go to pytest.
 set -euo pipefail
-EXTRAS="dev,notebooks,bench,render"
+# backends: array-api-compat, array-api-strict, dask[array], distributed (tests/test_dask.py and the
+# rule tests on every array library run with them; torch and cupy are never installed from here)
+EXTRAS="dev,notebooks,bench,render,backends"
 source "$(dirname "$0")/_setup.sh"
 # Optional: PyTorch parity tests and benchmark columns, only from a wheel already on disk for this
 # Python (installed by its file name, so pip never downloads a torch build); the tests pass without it.

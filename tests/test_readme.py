@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 EXPECT = re.compile(r"#\s*=>\s?(.*)$")
+#: the packages of optional extras a README example may import (a block without them is skipped)
+OPTIONAL = {"dask", "distributed", "array_api_compat", "array_api_strict"}
 
 
 def _blocks(language: str) -> list[str]:
@@ -39,12 +41,21 @@ def test_readme_python_blocks_run_and_print_what_they_claim(tmp_path: Path,
     assert len(blocks) >= 3, "the README should show a short example, arrays/transforms and check_grad"
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__readme__"}
+    missing: list[str] = []
     for i, block in enumerate(blocks):
         out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            exec(compile(block, f"README.md python block {i + 1}", "exec"), namespace)
+        try:
+            with contextlib.redirect_stdout(out):
+                exec(compile(block, f"README.md python block {i + 1}", "exec"), namespace)
+        except ModuleNotFoundError as err:  # the Dask example needs the backends extra
+            if str(err.name).split(".")[0] not in OPTIONAL:
+                raise
+            missing.append(f"block {i + 1} needs {err.name}")
+            continue
         printed = [line.rstrip() for line in out.getvalue().splitlines()]
         assert printed == _expected_lines(block), f"README python block {i + 1} printed {printed}"
+    if missing:  # every other block ran and printed what it claims
+        pytest.skip(f"README {', '.join(missing)}: pip install 'autograd_lite[backends]'")
 
 
 def test_the_first_example_is_ten_lines() -> None:

@@ -57,6 +57,7 @@ CASES: dict[str, Case] = {
         "cond": np.arange(int(np.prod(np.broadcast_shapes(*shapes)))).reshape(
             np.broadcast_shapes(*shapes)) % 3 == 0}),
     "astype": Case(shapes=[((2, 3),)], static={"dtype": np.dtype(np.float64)}),
+    "to": Case(shapes=[((2, 3),)], static={"backend": "numpy"}),
     "max": Case(shapes=[((3, 4),)], static={"axis": 1, "keepdims": False},
                 make=lambda rng, shapes: [rng.permutation(12).reshape(3, 4) / 3.0]),
     "min": Case(shapes=[((3, 4),)], static={"axis": (0, 1), "keepdims": True},

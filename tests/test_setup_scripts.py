@@ -82,7 +82,7 @@ def test_python_naming_a_system_interpreter_makes_the_venv_from_it(user_venv: Pa
     result = _setup("test.sh", "-x", PYTHON=str(base), VIRTUAL_ENV=str(user_venv), VENV=str(venv))
     assert result.returncode == 0, result.stderr
     assert f"would run: {base} -m venv --clear {venv}" in result.stderr
-    extras = "dev,notebooks,bench,render"
+    extras = "dev,notebooks,bench,render,backends"
     assert f"would run: {venv}/bin/python -m pip install --quiet -e .[{extras}]" in result.stderr
     assert f"would run: {venv}/bin/python -m pytest -x" in result.stderr
     assert f"source {venv}/bin/activate" in result.stderr

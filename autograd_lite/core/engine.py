@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import numpy as np
 
+from . import backend as _backend
+
 __all__ = [
     "AnomalyError",
     "Node",
@@ -402,6 +404,9 @@ def _summary(x: Any) -> str:
                 f"max={np.nanmax(d) if not np.isnan(d).all() else np.nan:.4g} "
                 f"nan={int(np.isnan(d).sum())} inf={int(np.isinf(d).sum())}"
             )
+    if hasattr(d, "shape") and not isinstance(d, np.generic):  # another library's array
+        lo, hi, nan, inf = _backend.summary(d)
+        return f"{_backend.library(d)} array{tuple(d.shape)} min={lo:.4g} max={hi:.4g} nan={nan} inf={inf}"
     return repr(d)
 
 
@@ -419,6 +424,11 @@ def is_finite(x: Any) -> bool:
         return x - x == 0  # False for inf and nan
     if x is None or isinstance(x, int):
         return True
+    if not isinstance(x, np.ndarray | np.generic | list | tuple):  # another array library
+        if _backend.is_lazy(x) or not _backend.is_float(x):
+            return True  # a lazy array is checked when it is computed (`autograd_lite.compute`)
+        xp = _backend.namespace(x)
+        return bool(xp.all(xp.isfinite(x)))
     a = np.asarray(x)
     return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
@@ -426,7 +436,9 @@ def is_finite(x: Any) -> bool:
 def _anomaly_check(node: Node, where: str, value: Any, inputs: tuple[Any, ...], op: str) -> None:
     if is_finite(value):
         return
-    kind = "nan" if np.isnan(np.asarray(value.data if isinstance(value, Node) else value)).any() else "inf"
+    v = value.data if isinstance(value, Node) else value
+    kind = "nan" if _backend.summary(_backend.to_numpy(v) if not isinstance(v, float) else np.asarray(v))[2] \
+        else "inf"
     meta = dict(node._meta or {})  # never mutate a dict shared by a scope
     what = "result" if where == "forward" else "gradient"
     lines = [
@@ -607,8 +619,8 @@ class Node:
                 raise _dtype_error(rule.name, inputs) from None
             raise
         if cls._broadcasts:
-            if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
-                out = np.asarray(out)
+            if type(out) is not np.ndarray and isinstance(out, np.generic | float | int):
+                out = np.asarray(out)  # numpy returns scalars for 0-d results
         elif out - out != 0.0 and not mode & _ANOMALY:  # a scalar inf or nan (numpy warns for
             cls._nonfinite(rule, inputs, out)  # arrays; Values say so here; anomaly mode raises)
         if track and not mode & _NO_GRAD:
@@ -807,6 +819,8 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     gshape = g.shape
     if gshape == shape:
         return g
+    if not isinstance(g, np.ndarray) and not hasattr(g, "_rule"):  # not numpy, not a node
+        return _unbroadcast_other(g, tuple(shape))
     extra = len(gshape) - len(shape)
     if extra == 1 and gshape[1:] == shape:  # the common case: a bias added to every row
         return g.sum(axis=0)
@@ -817,6 +831,22 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+def _unbroadcast_other(g: Any, shape: tuple[int, ...]) -> Any:
+    """`unbroadcast` on another library's array (the array API's sum and reshape)."""
+    xp = _backend.namespace(g)
+    gshape = tuple(g.shape)
+    if gshape == shape:
+        return g
+    extra = len(gshape) - len(shape)
+    if extra < 0:
+        raise ValueError(f"cannot reduce a gradient of shape {gshape} to the larger shape {shape}")
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape)
 
 
 def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
@@ -1113,6 +1143,8 @@ def _fingerprint(d: Any) -> Any:
     and a hash of its bytes (so element writes are seen too). Only taken inside detect_anomaly."""
     if isinstance(d, np.ndarray):
         return d.shape, d.dtype.str, hash(d.tobytes())
+    if hasattr(d, "shape") and not isinstance(d, np.generic) and not _backend.is_lazy(d):
+        return tuple(d.shape), str(d.dtype), hash(_backend.to_numpy(d).tobytes())  # a host copy
     return d
 
 
@@ -1135,6 +1167,10 @@ def _check_read(node: Node, parent: Node, was: Any) -> None:
         if isinstance(now, np.ndarray) and isinstance(was, np.ndarray):
             same = (now.shape == was.shape and now.dtype == was.dtype
                     and bool(np.array_equal(now, was, equal_nan=now.dtype.kind in "fc")))
+        elif hasattr(now, "shape") and not isinstance(now, np.generic):  # another library's array
+            same = (type(now) is type(was) and tuple(now.shape) == tuple(was.shape)
+                    and now.dtype == was.dtype and not _backend.is_lazy(now)
+                    and bool(np.array_equal(_backend.to_numpy(now), _backend.to_numpy(was), equal_nan=True)))
         else:
             same = bool(now == was) or (now != now and was != was)  # nan stays nan
     except (TypeError, ValueError):

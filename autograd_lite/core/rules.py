@@ -24,6 +24,7 @@ leaky_relu'(0) = alpha, sign' = 0 everywhere.
 from __future__ import annotations
 
 import math
+import operator
 import os
 import sys
 import warnings
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from . import backend as _B
 from . import engine as _engine
 from .engine import Node, is_finite
 
@@ -140,8 +142,51 @@ def _is_array(x: Any) -> bool:
 
 
 def _array_warn(op: str, bad: Any, what: str, fix: str) -> None:
-    if bad.any():
-        _warn(op, f"{int(np.sum(bad))} input(s) {what}", fix)
+    if type(bad) is np.ndarray or isinstance(bad, np.generic | bool):
+        if np.any(bad):
+            _warn(op, f"{int(np.sum(bad))} input(s) {what}", fix)
+    elif _B.any_true(bad):  # another library's mask (a lazy one is checked when computed)
+        _warn(op, f"{_B.count_true(bad)} input(s) {what}", fix)
+
+
+def _foreign(x: Any) -> bool:
+    """An array of another library than numpy (torch, dask, ...): not a number, ndarray or node."""
+    return not isinstance(x, np.ndarray | np.generic | float | int | Node)
+
+
+_np = _B.names  # numpy for numpy data, the adapter with numpy's names for another library's
+
+
+# numpy-style array methods on any library's array, or on a node (where they build the graph)
+def _reshape(x: Any, shape: Any) -> Any:
+    return _B.reshape(x, tuple(shape)) if _foreign(x) else x.reshape(shape)
+
+
+def _permute(x: Any, axes: Any) -> Any:
+    return _B.namespace(x).permute_dims(x, tuple(axes)) if _foreign(x) else x.transpose(axes)
+
+
+def _mT(x: Any) -> Any:
+    return _B.namespace(x).permute_dims(x, (1, 0)) if _foreign(x) else x.T
+
+
+def _sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    if _foreign(x):
+        return _B.namespace(x).sum(x, axis=axis, keepdims=keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)
+
+
+def _mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    if _foreign(x):
+        return _B.namespace(x).mean(x, axis=axis, keepdims=keepdims)
+    return x.mean(axis=axis, keepdims=keepdims)
+
+
+def _astype(x: Any, dtype: Any) -> Any:
+    if _foreign(x):
+        xp = _B.namespace(x)
+        return xp.astype(x, _B.dtype_in(xp, dtype))
+    return x.astype(dtype)
 
 
 def exp(x: Any) -> Any:
@@ -153,10 +198,11 @@ def exp(x: Any) -> Any:
             _warn("exp", f"exp({x!r}) overflows to inf", "use softplus/logsumexp/log_sigmoid "
                   "for stable forms, or scale the input")
             return math.inf
-    if _is_array(x):
+    if _is_array(x) or _foreign(x):
+        xn = np if type(x) is np.ndarray else _np(x)
         with np.errstate(over="ignore"):
-            out = np.exp(x)
-        _array_warn("exp", np.isinf(out) & ~np.isinf(x), "overflow to inf",
+            out = xn.exp(x)
+        _array_warn("exp", xn.isinf(out) & ~xn.isinf(x), "overflow to inf",
                     "use softplus/logsumexp/log_softmax for stable forms, or scale the input")
         return out
     return x.exp()
@@ -175,9 +221,9 @@ def log(x: Any) -> Any:
             return x
         _warn("log", f"log({x!r}) of a negative number is nan", "log is defined for x > 0")
         return math.nan
-    if _is_array(x):
+    if _is_array(x) or _foreign(x):
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.log(x)
+            out = (np if type(x) is np.ndarray else _np(x)).log(x)
         _array_warn("log", x == 0, "are 0 (log = -inf)", "add a small epsilon, or use a fused op "
                     "(log_softmax, log_sigmoid, cross_entropy)")
         _array_warn("log", x < 0, "are negative (log = nan)", "log is defined for x > 0")
@@ -194,9 +240,9 @@ def sqrt(x: Any) -> Any:
             return x
         _warn("sqrt", f"sqrt({x!r}) of a negative number is nan", "sqrt is defined for x >= 0")
         return math.nan
-    if _is_array(x):
+    if _is_array(x) or _foreign(x):
         with np.errstate(invalid="ignore"):
-            out = np.sqrt(x)
+            out = (np if type(x) is np.ndarray else _np(x)).sqrt(x)
         _array_warn("sqrt", x < 0, "are negative (sqrt = nan)", "sqrt is defined for x >= 0")
         return out
     return x.sqrt()
@@ -212,6 +258,8 @@ def _plain(name: str, scalar: Callable[[float], float], array: Callable[[Any], A
             return scalar(x)
         if _is_array(x):
             return array(x)
+        if _foreign(x):
+            return getattr(_B.namespace(x), name)(x)
         return getattr(x, name)()
 
     fn.__name__ = fn.__qualname__ = name
@@ -231,9 +279,10 @@ def sigmoid(x: Any) -> Any:
             return 1.0 / (1.0 + math.exp(-x))
         e = math.exp(x)
         return e / (1.0 + e)
-    if _is_array(x):
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    if _is_array(x) or _foreign(x):
+        xn = np if type(x) is np.ndarray else _np(x)
+        e = xn.exp(-xn.abs(x))
+        return xn.where(x >= 0, 1.0, e) / (1.0 + e)
     return x.sigmoid()
 
 
@@ -241,8 +290,9 @@ def softplus(x: Any) -> Any:
     """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|), finite at any |x|."""
     if type(x) is float:
         return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-    if _is_array(x):
-        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    if _is_array(x) or _foreign(x):
+        xn = np if type(x) is np.ndarray else _np(x)
+        return xn.maximum(x, 0.0) + xn.log1p(xn.exp(-xn.abs(x)))
     return x.softplus()
 
 
@@ -260,7 +310,7 @@ def sign(x: Any) -> Any:
     x = raw(x)
     if type(x) is float:
         return (x > 0) - (x < 0) + 0.0
-    return np.sign(x)
+    return _np(x).sign(x)
 
 
 def step(x: Any, at_zero: float = 0.0) -> Any:
@@ -268,6 +318,10 @@ def step(x: Any, at_zero: float = 0.0) -> Any:
     x = raw(x)
     if type(x) is float:
         return 1.0 if x > 0 else (at_zero if x == 0 else 0.0)
+    if type(x) is not np.ndarray and _foreign(x):
+        xp = _B.namespace(x)
+        out = xp.astype(x > 0, x.dtype if _B.is_float(x) else xp.float64)
+        return xp.where(x == 0, xp.full_like(out, at_zero), out) if at_zero else out
     out = (x > 0).astype(x.dtype if x.dtype.kind == "f" else np.float64)
     if at_zero:
         out[x == 0] = at_zero
@@ -279,6 +333,10 @@ def select(cond: Any, a: float, b: float, like: Any = None) -> Any:
     ``like`` when that is a float array (so float32 stays float32)."""
     if isinstance(cond, bool | np.bool_):
         return a if cond else b
+    if type(cond) is not np.ndarray and _foreign(cond):
+        xp = _B.namespace(cond)
+        dt = like.dtype if like is not None and _B.is_float(like) else xp.float64
+        return xp.where(cond, xp.full_like(cond, a, dtype=dt), xp.full_like(cond, b, dtype=dt))
     out = np.where(cond, a, b)
     dtype = getattr(like, "dtype", None)
     return out.astype(dtype, copy=False) if dtype is not None and dtype.kind == "f" else out
@@ -298,6 +356,8 @@ def fpow(x: Any, p: Any) -> Any:
     if _is_array(x):
         with np.errstate(all="ignore"):
             return np.power(x, p)
+    if _foreign(x):
+        return _np(x).power(x, p)
     return x ** p
 
 
@@ -311,7 +371,7 @@ def quot(a: Any, b: Any) -> Any:
                     return math.nan
                 return math.copysign(math.inf, a) * math.copysign(1.0, b)
             with np.errstate(divide="ignore", invalid="ignore"):
-                return np.true_divide(a, b)
+                return _np(a).true_divide(a, b)
         return a / b
     if _is_array(b) or _is_array(a):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -358,8 +418,8 @@ def _report(op: str, fix: str, out: Any, g: Any, ans: Any, inputs: tuple[Any, ..
     if not all(_finite(x) for x in (*seeds, ans, *inputs)):
         return
     outs = [o for o in ((out,) if tangent else out) if o is not None and not _finite(o)]
-    kind = "nan" if any(np.isnan(raw(o)).any() for o in outs) else "infinite"
-    where = ", ".join(repr(x) if type(x) is float else f"an array of shape {np.shape(x)}"
+    kind = "nan" if any(_B.any_true(_np(raw(o)).isnan(raw(o))) for o in outs) else "infinite"
+    where = ", ".join(repr(x) if type(x) is float else f"an array of shape {tuple(x.shape)}"
                       for x in inputs)
     _warn(op, f"the derivative is {kind} at the input(s) {where}", fix)
 
@@ -416,9 +476,9 @@ def _div(x: Any, y: Any) -> Any:
             return math.copysign(math.inf, x) * math.copysign(1.0, y)
         return x / y
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.true_divide(x, y)
-    _array_warn("div", np.asarray(y) == 0, "are zero divisors (result inf or nan)",
-                "check the divisor")
+        out = x / y if _foreign(x) or _foreign(y) else np.true_divide(x, y)
+    _array_warn("div", (y == 0) if _foreign(y) else np.asarray(y) == 0,
+                "are zero divisors (result inf or nan)", "check the divisor")
     return out
 
 
@@ -452,9 +512,15 @@ def _overflow_check(op: str, out: Any, *inputs: Any) -> Any:
         _warn(op, f"{inputs[0]!r} ** {inputs[1]!r} overflows to {out!r}", "scale the base down, "
               "or work with logarithms (y·log x) instead of x ** y")
     else:
-        _array_warn(op, np.isinf(out) & np.isfinite(inputs[0]) & np.isfinite(inputs[1]),
+        xn = _np(out)
+        _array_warn(op, xn.isinf(out) & _finite_mask(inputs[0], out) & _finite_mask(inputs[1], out),
                     "overflow to inf", "scale the base down, or work with logarithms (y·log x)")
     return out
+
+
+def _finite_mask(x: Any, ref: Any) -> Any:
+    """isfinite(x) for an array of ``ref``'s library, or a number (True/False)."""
+    return math.isfinite(x) if isinstance(x, float | int) else _np(ref).isfinite(x)
 
 
 def _pow_const(x: Any, *, exponent: float) -> Any:
@@ -472,7 +538,7 @@ def _pow_const(x: Any, *, exponent: float) -> Any:
     if exponent < 0:
         _array_warn("pow", x == 0, f"are 0 with the negative exponent {exponent} (inf)",
                     "keep the base away from 0")
-    return _overflow_check("pow", fpow(x, exponent), np.where(x == 0, 1.0, x), exponent)
+    return _overflow_check("pow", fpow(x, exponent), _np(x).where(x == 0, 1.0, x), exponent)
 
 
 def _pow_const_grad(x: Any, exponent: float) -> Any:
@@ -509,11 +575,12 @@ def _log_base(x: Any) -> Any:
         if d > 0:
             return log(x)
         return 0.0 if d == 0 else math.nan
-    if _is_array(x):  # raw data; a Tensor node goes on to the node path (create_graph)
+    if _is_array(x) or _foreign(x):  # raw data; a Tensor node goes on to the node path
+        xn = _np(d)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(d > 0, np.log(np.where(d > 0, d, 1.0)), np.where(d == 0, 0.0, np.nan))
+            return xn.where(d > 0, xn.log(xn.where(d > 0, d, 1.0)), xn.where(d == 0, 0.0, math.nan))
     safe = x.data > 0
-    if bool(np.all(safe)):
+    if (not _B.is_lazy(safe) and not _B.any_true(~safe)) if _foreign(safe) else bool(np.all(safe)):
         return log(x)
     return log(x * safe + (1.0 - safe * 1.0)) * safe  # node path (create_graph) with zeros
 
@@ -527,19 +594,24 @@ def _power(x: Any, y: Any) -> Any:
             _warn("power", f"0 ** {y!r} = inf", "keep the base away from 0")
             return fpow(x, y)
         return _overflow_check("power", fpow(x, y), x, y)
-    _array_warn("power", (np.asarray(x) < 0) & (np.asarray(y) != np.round(y)),
+    if _foreign(x) or _foreign(y):
+        xn = _np(x if _foreign(x) else y)
+        xa, ya = xn._arrays(x, y)
+    else:
+        xn, xa, ya = np, np.asarray(x), np.asarray(y)
+    _array_warn("power", (xa < 0) & (ya != xn.round(ya)),
                 "are negative bases with non-integer exponents (nan)", "use abs(x) ** y")
-    _array_warn("power", (np.asarray(x) == 0) & (np.asarray(y) < 0),
+    _array_warn("power", (xa == 0) & (ya < 0),
                 "are 0 with a negative exponent (inf)", "keep the base away from 0")
-    return _overflow_check("power", fpow(x, y), np.where(np.asarray(x) == 0, 1.0, x), y)
+    return _overflow_check("power", fpow(x, y), xn.where(xa == 0, 1.0, xa), y)
 
 
 def _power_dx(x: Any, y: Any) -> Any:
     """y x^(y-1), exactly 0 where y = 0 (x^0 = 1 is constant, also at x = 0)."""
     if type(y) is float:
         return 0.0 if y == 0 else y * fpow(x, y - 1.0)
-    if _is_array(y) and _is_array(x):
-        return np.where(y == 0, 0.0, y * fpow(x, y - 1.0))
+    if (_is_array(y) or _foreign(y)) and (_is_array(x) or _foreign(x)):
+        return _np(y).where(y == 0, 0.0, y * fpow(x, y - 1.0))
     return y * fpow(x, y - 1.0)  # nodes (create_graph)
 
 
@@ -622,6 +694,8 @@ SOFTPLUS = defrule(
 def _relu(x: Any) -> Any:
     if type(x) is float:
         return x if x > 0 else 0.0
+    if _foreign(x):
+        return _np(x).maximum(x, 0.0)
     return np.maximum(x, 0)
 
 
@@ -638,7 +712,9 @@ RELU = defrule(
 def _leaky_relu(x: Any, *, alpha: float) -> Any:
     if type(x) is float:
         return x if x > 0 else alpha * x
-    return np.where(x > 0, x, alpha * x)
+    if type(x) is np.ndarray:
+        return np.where(x > 0, x, alpha * x)
+    return _np(x).where(x > 0, x, alpha * x)
 
 
 LEAKY_RELU = defrule(
@@ -651,7 +727,7 @@ LEAKY_RELU = defrule(
 
 
 def _abs(x: Any) -> Any:
-    return abs(x) if type(x) is float else np.abs(x)
+    return abs(x) if type(x) is float else _np(x).abs(x)
 
 
 ABS = defrule(
@@ -708,7 +784,7 @@ def expand_to(g: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
         kept = list(shape)
         for a in _norm_axis(axis, len(shape)):
             kept[a] = 1
-        g = g.reshape(tuple(kept))
+        g = _reshape(g, tuple(kept))
     return broadcast_to(g, shape)
 
 
@@ -720,6 +796,8 @@ def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
         return out
     if isinstance(x, float | int):
         return np.full(shape, x, dtype=np.float64)
+    if _foreign(x):
+        return _B.namespace(x).broadcast_to(x, tuple(shape))
     return x.broadcast_to(shape)
 
 
@@ -727,12 +805,12 @@ def swap_last(x: Any) -> Any:
     """Swap the last two axes (the matrix transpose of a batch of matrices)."""
     nd = x.ndim
     if nd == 2:
-        return x.T
+        return _mT(x)
     if nd < 2:
         return x
     axes = list(range(nd))
     axes[-1], axes[-2] = axes[-2], axes[-1]
-    return x.transpose(tuple(axes))
+    return _permute(x, tuple(axes))
 
 
 # --------------------------------------------------------------------------------------------- matmul
@@ -754,19 +832,21 @@ def _matmul_vjp(g: Any, ans: Any, x: Any, y: Any, *,
     if xd == 1 and yd == 1:  # inner product: g is a scalar
         return g * y, g * x
     if xd == 1:  # (n,) @ (..., n, m) -> (..., m)
-        gx = (y @ g.reshape(g.shape + (1,))).reshape(g.shape[:-1] + (y.shape[-2],))
-        gy = x.reshape((x.shape[0], 1)) * g.reshape(g.shape[:-1] + (1, g.shape[-1]))
+        gs = tuple(g.shape)
+        gx = _reshape(y @ _reshape(g, gs + (1,)), gs[:-1] + (y.shape[-2],))
+        gy = _reshape(x, (x.shape[0], 1)) * _reshape(g, gs[:-1] + (1, gs[-1]))
         return gx, gy
     if yd == 1:  # (..., n, m) @ (m,) -> (..., n)
-        gx = g.reshape(g.shape + (1,)) * y
-        gy = (swap_last(x) @ g.reshape(g.shape + (1,))).reshape(g.shape[:-1] + (y.shape[0],))
+        gs = tuple(g.shape)
+        gx = _reshape(g, gs + (1,)) * y
+        gy = _reshape(swap_last(x) @ _reshape(g, gs + (1,)), gs[:-1] + (y.shape[0],))
         return gx, gy
     return g @ swap_last(y), swap_last(x) @ g
 
 
 def _matmul_madds(x: Any, y: Any) -> int:
     """Multiply-adds of one x @ y (numpy semantics: 1-d operands, broadcast batches)."""
-    xs, ys = np.shape(raw(x)), np.shape(raw(y))
+    xs, ys = tuple(raw(x).shape), tuple(raw(y).shape)
     x2 = (1, *xs) if len(xs) == 1 else xs
     y2 = (*ys, 1) if len(ys) == 1 else ys
     batch = np.broadcast_shapes(x2[:-2], y2[:-2])
@@ -775,7 +855,7 @@ def _matmul_madds(x: Any, y: Any) -> int:
 
 MATMUL = defrule(
     "matmul", "x @ y;  ∂/∂x = g yᵀ, ∂/∂y = xᵀ g",
-    forward=np.matmul,
+    forward=operator.matmul,  # np.matmul on ndarrays; every array library has @
     vjp=_matmul_vjp,
     jvp=lambda t, ans, x, y: _plus(None if t[0] is None else t[0] @ y, None if t[1] is None else x @ t[1]),
     nodes=_T, work=_matmul_madds, need=True,
@@ -786,9 +866,10 @@ MATMUL = defrule(
 
 SUM = defrule(
     "sum", "Σ x over axis;  ∂/∂x = 1 (broadcast back)",
-    forward=lambda x, *, axis=None, keepdims=False: np.add.reduce(x, axis=axis, keepdims=keepdims),
+    forward=lambda x, *, axis=None, keepdims=False: (
+        np.add.reduce(x, axis=axis, keepdims=keepdims) if type(x) is np.ndarray else _sum(x, axis, keepdims)),
     vjp=lambda g, ans, x, *, axis=None, keepdims=False: (expand_to(g, x.shape, axis, keepdims),),
-    jvp=lambda t, ans, x, *, axis=None, keepdims=False: t[0].sum(axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, *, axis=None, keepdims=False: _sum(t[0], axis, keepdims),
     nodes=_T,
     method="sum",
 )
@@ -803,10 +884,10 @@ def _count(shape: tuple[int, ...], axis: Any) -> int:
 
 MEAN = defrule(
     "mean", "(1/n) Σ x over axis;  ∂/∂x = 1/n",
-    forward=lambda x, *, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
+    forward=lambda x, *, axis=None, keepdims=False: _mean(x, axis, keepdims),
     vjp=lambda g, ans, x, *, axis=None, keepdims=False: (
         expand_to(g, x.shape, axis, keepdims) * (1.0 / _count(x.shape, axis)),),
-    jvp=lambda t, ans, x, *, axis=None, keepdims=False: t[0].mean(axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, *, axis=None, keepdims=False: _mean(t[0], axis, keepdims),
     nodes=_T,
     method="mean",
 )
@@ -815,9 +896,9 @@ MEAN = defrule(
 
 RESHAPE = defrule(
     "reshape", "reshape x;  the gradient is reshaped back",
-    forward=lambda x, *, shape: x.reshape(shape),
-    vjp=lambda g, ans, x, *, shape: (g.reshape(x.shape),),
-    jvp=lambda t, ans, x, *, shape: t[0].reshape(ans.shape),
+    forward=lambda x, *, shape: _reshape(x, shape),
+    vjp=lambda g, ans, x, *, shape: (_reshape(g, x.shape),),
+    jvp=lambda t, ans, x, *, shape: _reshape(t[0], ans.shape),
     nodes=_T,
     method="reshape",
 )
@@ -835,16 +916,16 @@ def _inverse_perm(axes: tuple[int, ...]) -> tuple[int, ...]:
 
 TRANSPOSE = defrule(
     "transpose", "permute the axes of x;  the gradient is permuted back",
-    forward=lambda x, *, axes: x.transpose(axes),
-    vjp=lambda g, ans, x, *, axes: (g.transpose(_inverse_perm(axes)),),
-    jvp=lambda t, ans, x, *, axes: t[0].transpose(axes),
+    forward=lambda x, *, axes: _permute(x, axes),
+    vjp=lambda g, ans, x, *, axes: (_permute(g, _inverse_perm(axes)),),
+    jvp=lambda t, ans, x, *, axes: _permute(t[0], axes),
     nodes=_T,
     method="transpose",
 )
 
 BROADCAST_TO = defrule(
     "broadcast_to", "broadcast x to a shape;  ∂/∂x sums the broadcast axes (done by the engine)",
-    forward=lambda x, *, shape: np.array(np.broadcast_to(x, shape)),
+    forward=lambda x, *, shape: broadcast_to(x, shape),
     vjp=lambda g, ans, x, *, shape: (g,),
     jvp=lambda t, ans, x, *, shape: broadcast_to(t[0], shape),
     nodes=_T,
@@ -856,6 +937,10 @@ BROADCAST_TO = defrule(
 
 def _shift(x: np.ndarray, axis: Any) -> np.ndarray:
     """The max along ``axis`` (kept), replaced by 0 where it is ±inf or nan (so x - m stays exact)."""
+    if type(x) is not np.ndarray and _foreign(x):  # (no cheap test that would not force a lazy array)
+        xp = _B.namespace(x)
+        m = xp.max(x, axis=axis, keepdims=True)
+        return xp.where(xp.isfinite(m), m, xp.zeros_like(m))
     m = x.max(axis=axis, keepdims=True)
     if not math.isfinite(m.sum()):  # one cheap test; a false alarm (overflowing sum) is harmless
         m = np.where(np.isfinite(m), m, 0.0)
@@ -864,6 +949,10 @@ def _shift(x: np.ndarray, axis: Any) -> np.ndarray:
 
 def _logsumexp(x: np.ndarray, axis: Any = -1, keepdims: bool = False) -> np.ndarray:
     m = _shift(x, axis)
+    if type(x) is not np.ndarray and _foreign(x):
+        xp = _B.namespace(x)
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+        return out if keepdims else _reshape(out, _reduced(x.shape, axis))
     out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
     out += m
     return out if keepdims else np.squeeze(out, axis=axis)
@@ -873,14 +962,27 @@ _max = np.maximum.reduce
 _add = np.add.reduce
 
 
+def _reduced(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    gone = _norm_axis(axis, len(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in gone)
+
+
 def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     # shifted by the row max (a row that is all -inf or holds +inf has no log-softmax: nan, as torch)
+    if type(x) is not np.ndarray and _foreign(x):
+        xp = _B.namespace(x)
+        z = x - xp.max(x, axis=axis, keepdims=True)
+        return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
     z = x - _max(x, axis=axis, keepdims=True)
     z -= np.log(_add(np.exp(z), axis=axis, keepdims=True))
     return z
 
 
 def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    if type(x) is not np.ndarray and _foreign(x):
+        xp = _B.namespace(x)
+        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        return e / xp.sum(e, axis=axis, keepdims=True)
     e = np.exp(x - _max(x, axis=axis, keepdims=True))
     e /= _add(e, axis=axis, keepdims=True)
     return e
@@ -890,7 +992,7 @@ def _sum_keep(g: Any, axis: Any) -> Any:
     """Σ g over ``axis`` with the axis kept, on an array (no Python wrapper) or a node."""
     if isinstance(g, np.ndarray):
         return _add(g, axis=axis, keepdims=True)
-    return g.sum(axis=axis, keepdims=True)
+    return _sum(g, axis, True)
 
 
 def _exp_of_log(x: Any) -> Any:
@@ -900,14 +1002,14 @@ def _exp_of_log(x: Any) -> Any:
 
 def softmax(x: Any, axis: int = -1) -> Any:
     """softmax on an array or a node."""
-    return _softmax(x, axis) if isinstance(x, np.ndarray) else x.softmax(axis=axis)
+    return x.softmax(axis=axis) if isinstance(x, Node) else _softmax(x, axis)  # type: ignore[attr-defined]
 
 
 SOFTMAX = defrule(
     "softmax", "S(x)ᵢ = e^xᵢ / Σⱼ e^xⱼ;  VJP: S ⊙ (g - Σ g S), O(n), no n×n Jacobian",
     forward=lambda x, *, axis=-1: _softmax(x, axis),
     vjp=lambda g, ans, x, *, axis=-1: (ans * (g - _sum_keep(g * ans, axis)),),
-    jvp=lambda t, ans, x, *, axis=-1: ans * (t[0] - (t[0] * ans).sum(axis=axis, keepdims=True)),
+    jvp=lambda t, ans, x, *, axis=-1: ans * (t[0] - _sum(t[0] * ans, axis, True)),
     nodes=_T,
     method="softmax",
 )
@@ -916,7 +1018,7 @@ LOG_SOFTMAX = defrule(
     "log_softmax", "log S(x) = x - logsumexp(x);  VJP: g - S Σ g",
     forward=_log_softmax,
     vjp=lambda g, ans, x, *, axis=-1: (g - _exp_of_log(ans) * _sum_keep(g, axis),),
-    jvp=lambda t, ans, x, *, axis=-1: t[0] - (_exp_of_log(ans) * t[0]).sum(axis=axis, keepdims=True),
+    jvp=lambda t, ans, x, *, axis=-1: t[0] - _sum(_exp_of_log(ans) * t[0], axis, True),
     nodes=_T,
     method="log_softmax",
 )
@@ -935,8 +1037,7 @@ LOGSUMEXP = defrule(
     "logsumexp", "log Σ e^x over axis (max-shifted);  ∂/∂x = softmax(x)",
     forward=lambda x, *, axis=-1, keepdims=False: _logsumexp(x, axis, keepdims),
     vjp=_lse_vjp,
-    jvp=lambda t, ans, x, *, axis=-1, keepdims=False: (
-        t[0] * softmax(x, axis)).sum(axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, *, axis=-1, keepdims=False: _sum(t[0] * softmax(x, axis), axis, keepdims),
     nodes=_T,
     method="logsumexp",
 )
@@ -947,8 +1048,23 @@ def _label_index(labels: Any, ndim: int) -> Any:
     return (np.arange(len(labels)), labels) if ndim == 2 else int(labels)
 
 
+def _picked(z: Any, labels: Any) -> Any:
+    """z[rows, labels] (o_y in each row); on another library as a one-hot sum (the array API has
+    no integer-array indexing across two axes)."""
+    if type(z) is not np.ndarray and _foreign(raw(z)):
+        return _sum(z * _onehot(labels, raw(z)), -1)
+    return z[_label_index(labels, z.ndim)]
+
+
+def _onehot(labels: Any, like: Any) -> Any:
+    """onehot(labels) of like's shape, library, dtype and device (a constant)."""
+    onehot = np.zeros(tuple(like.shape), dtype=np.float64)
+    onehot[_label_index(labels, onehot.ndim)] = 1.0
+    return _B.like(onehot, like) if _foreign(like) else onehot.astype(_dtype_of(like), copy=False)
+
+
 def _sce_forward(z: np.ndarray, *, labels: Any) -> Any:
-    return _logsumexp(z, -1) - z[_label_index(labels, z.ndim)]
+    return _logsumexp(z, -1) - _picked(z, labels)
 
 
 def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any) -> tuple[Any]:
@@ -958,15 +1074,13 @@ def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any) -> tuple[Any]:
     s = softmax(z, -1)
     if isinstance(s, np.ndarray):
         s[at] -= 1.0  # s is a fresh array: subtract the one-hot in place
-    else:  # nodes (create_graph): a constant one-hot
-        onehot = np.zeros(z.shape, dtype=_dtype_of(z))
-        onehot[at] = 1.0
-        s = s - onehot
-    return (s * g.reshape(g.shape + (1,)),)
+    else:  # nodes (create_graph) or another library: a constant one-hot
+        s = s - _onehot(labels, raw(z))
+    return (s * _reshape(g, tuple(g.shape) + (1,)),)
 
 
 def _sce_jvp(t: Any, ans: Any, z: Any, *, labels: Any) -> Any:
-    return (t[0] * softmax(z, -1)).sum(axis=-1) - t[0][_label_index(labels, z.ndim)]
+    return _sum(t[0] * softmax(z, -1), -1) - _picked(t[0], labels)
 
 
 SOFTMAX_CROSS_ENTROPY = defrule(
@@ -984,6 +1098,8 @@ SOFTMAX_CROSS_ENTROPY = defrule(
 def _dtype_of(x: Any) -> Any:
     """The float dtype to build raw masks in (so float32 graphs stay float32)."""
     d = raw(x)
+    if _foreign(d):
+        return d.dtype if _B.is_float(d) else _B.namespace(d).float64
     dt = getattr(d, "dtype", None)
     return dt if dt is not None and dt.kind == "f" else np.float64
 
@@ -997,12 +1113,12 @@ def _inside(x: Any, low: Any, high: Any) -> Any:
         m = d >= low
     else:
         m = (d >= low) & (d <= high)
-    return m.astype(_dtype_of(d))
+    return _astype(m, _dtype_of(d))
 
 
 CLIP = defrule(
     "clip", "clip(x, low, high);  d/dx = 1{low ≤ x ≤ high} (1 at the bounds, as PyTorch)",
-    forward=lambda x, *, low=None, high=None: np.clip(x, low, high),
+    forward=lambda x, *, low=None, high=None: _np(x).clip(x, low, high),
     vjp=lambda g, ans, x, *, low=None, high=None: (g * _inside(x, low, high),),
     jvp=lambda t, ans, x, *, low=None, high=None: t[0] * _inside(x, low, high),
     nodes=_T,
@@ -1014,8 +1130,10 @@ def _share(x: Any, y: Any, larger: bool) -> Any:
     """The part of the gradient of max(x, y) (or min) that goes to x: 1, 0, or ½ at ties."""
     xd, yd = raw(x), raw(y)
     win = (xd > yd) if larger else (xd < yd)
-    w = win.astype(_dtype_of(xd))
+    w = _astype(win, _dtype_of(win if isinstance(xd, float | int) else xd))
     tie = xd == yd
+    if _foreign(tie):  # (no test that would force a lazy array)
+        return w + 0.5 * _astype(tie, w.dtype)
     if np.any(tie):
         w = w + 0.5 * tie
     return w
@@ -1042,12 +1160,25 @@ def _minmax_rule(name: str, fn: Any, larger: bool) -> Rule:
         forward=fn, vjp=_minmax_vjp(larger), jvp=_minmax_jvp(larger), nodes=_T, kink="tie")
 
 
-MAXIMUM = _minmax_rule("maximum", np.maximum, True)
-MINIMUM = _minmax_rule("minimum", np.minimum, False)
+MAXIMUM = _minmax_rule("maximum", lambda x, y: _np(y if _foreign(y) else x).maximum(x, y), True)
+MINIMUM = _minmax_rule("minimum", lambda x, y: _np(y if _foreign(y) else x).minimum(x, y), False)
 
 
 def _mask(cond: Any, like: Any) -> Any:
+    like = raw(like)
+    if _foreign(like):
+        return _B.like(np.asarray(cond, dtype=np.float64), like)
     return np.asarray(cond).astype(_dtype_of(like))
+
+
+def _where(cond: Any, x: Any, y: Any) -> Any:
+    ref = x if _foreign(x) else y
+    if not _foreign(ref):
+        return np.where(cond, x, y)
+    xp = _B.namespace(ref)
+    c = xp.asarray(np.asarray(cond, dtype=bool)) if _B.is_lazy(ref) else \
+        xp.asarray(np.asarray(cond, dtype=bool), device=_B.device(ref))
+    return _np(ref).where(c, x, y)
 
 
 def _where_vjp(g: Any, ans: Any, x: Any, y: Any, *, cond: Any) -> tuple[Any, Any]:
@@ -1057,7 +1188,7 @@ def _where_vjp(g: Any, ans: Any, x: Any, y: Any, *, cond: Any) -> tuple[Any, Any
 
 WHERE = defrule(
     "where", "where(c, x, y) = x if c else y (c constant);  ∂/∂x = 1{c}, ∂/∂y = 1{not c}",
-    forward=lambda x, y, *, cond: np.where(cond, x, y),
+    forward=lambda x, y, *, cond: _where(cond, x, y),
     vjp=_where_vjp,
     jvp=lambda t, ans, x, y, *, cond: _plus(_times(t[0], _mask(cond, ans)),
                                             _times(t[1], 1.0 - _mask(cond, ans))),
@@ -1066,11 +1197,31 @@ WHERE = defrule(
 
 ASTYPE = defrule(
     "astype", "cast x to another float dtype;  the gradient is cast back to x's dtype",
-    forward=lambda x, *, dtype: x.astype(dtype),
-    vjp=lambda g, ans, x, *, dtype: (g.astype(x.dtype),),
-    jvp=lambda t, ans, x, *, dtype: t[0].astype(dtype),
+    forward=lambda x, *, dtype: _astype(x, dtype),
+    vjp=lambda g, ans, x, *, dtype: (_astype(g, x.dtype),),
+    jvp=lambda t, ans, x, *, dtype: _astype(t[0], dtype),
     nodes=_T,
     method="astype",
+)
+
+
+
+def _to_vjp(g: Any, ans: Any, x: Any, **static: Any) -> tuple[Any]:
+    home = raw(x)
+    back = _B.library(home)
+    if isinstance(g, Node):  # create_graph: the move back is itself a graph op
+        return (g.to(back, device=None if back == "dask" else _B.device(home)),)  # type: ignore[attr-defined]
+    return (_B.to(g, back, device=None if back in ("numpy", "dask") else _B.device(home)),)
+
+
+TO = defrule(
+    "to", "x moved to another array library or device;  the gradient moves back",
+    forward=lambda x, *, backend, device=None, chunks="auto": _B.to(x, backend, device, chunks),
+    vjp=_to_vjp,
+    jvp=lambda t, ans, x, *, backend, device=None, chunks="auto": (
+        t[0].to(backend, device=device, chunks=chunks) if isinstance(t[0], Node)  # type: ignore[attr-defined]
+        else _B.to(t[0], backend, device, chunks)),
+    nodes=_T,
 )
 
 # ------------------------------------------------------------------------- max, min, var reductions
@@ -1081,42 +1232,43 @@ def _argmax_share(x: Any, ans: Any, axis: Any, keepdims: bool) -> Any:
     xd = raw(x)
     m = raw(ans)
     if not keepdims and axis is not None:
-        m = np.expand_dims(m, _norm_axis(axis, xd.ndim))
-    hit = (xd == m).astype(_dtype_of(xd))
-    return hit / hit.sum(axis=axis, keepdims=True)
+        m = _np(m).expand_dims(m, _norm_axis(axis, xd.ndim))
+    hit = _astype(xd == m, _dtype_of(xd))
+    return hit / _sum(hit, axis, True)
 
 
-def _extreme_rule(name: str, fn: Any, word: str) -> Any:
+def _extreme_rule(name: str, word: str) -> Any:
     return defrule(
         name, f"{word} of x over axis;  ∂/∂x = 1 at the {word}imum (split evenly between ties)",
-        forward=lambda x, *, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims),
+        forward=lambda x, *, axis=None, keepdims=False: getattr(_np(x), name)(
+            x, axis=axis, keepdims=keepdims),
         vjp=lambda g, ans, x, *, axis=None, keepdims=False: (
             expand_to(g, x.shape, axis, keepdims) * _argmax_share(x, ans, axis, keepdims),),
-        jvp=lambda t, ans, x, *, axis=None, keepdims=False: (
-            t[0] * _argmax_share(x, ans, axis, keepdims)).sum(axis=axis, keepdims=keepdims),
+        jvp=lambda t, ans, x, *, axis=None, keepdims=False: _sum(
+            t[0] * _argmax_share(x, ans, axis, keepdims), axis, keepdims),
         nodes=_T,
         method=name,
     )
 
 
-MAX = _extreme_rule("max", np.max, "max")
-MIN = _extreme_rule("min", np.min, "min")
+MAX = _extreme_rule("max", "max")
+MIN = _extreme_rule("min", "min")
 
 
 def _centred(x: Any, axis: Any, ddof: int) -> Any:
     """2 (x - mean(x)) / (n - ddof): the derivative of var(x) with respect to x."""
     n = _count(x.shape, axis) - ddof
-    return (x - x.mean(axis=axis, keepdims=True)) * (2.0 / n)
+    return (x - _mean(x, axis, True)) * (2.0 / n)
 
 
 VAR = defrule(
     "var", "(1/(n - ddof)) Σ (x - x̄)² over axis;  ∂/∂x = 2 (x - x̄)/(n - ddof)",
-    forward=lambda x, *, axis=None, keepdims=False, ddof=0: np.var(x, axis=axis, keepdims=keepdims,
-                                                                    ddof=ddof),
+    forward=lambda x, *, axis=None, keepdims=False, ddof=0: _np(x).var(x, axis=axis, keepdims=keepdims,
+                                                                        ddof=ddof),
     vjp=lambda g, ans, x, *, axis=None, keepdims=False, ddof=0: (
         expand_to(g, x.shape, axis, keepdims) * _centred(x, axis, ddof),),
-    jvp=lambda t, ans, x, *, axis=None, keepdims=False, ddof=0: (
-        t[0] * _centred(x, axis, ddof)).sum(axis=axis, keepdims=keepdims),
+    jvp=lambda t, ans, x, *, axis=None, keepdims=False, ddof=0: _sum(
+        t[0] * _centred(x, axis, ddof), axis, keepdims),
     nodes=_T,
     method="var",
 )
@@ -1148,21 +1300,28 @@ def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...]) -> Any:
         else:
             np.add.at(out, index, g)
         return out
+    if _foreign(g):
+        return _B.scatter_add(g, index, tuple(shape), _basic(index))
     return type(g)._apply(SCATTER_ADD, (g,), {"index": index, "shape": tuple(shape)})
+
+
+def _pick(x: Any, index: Any) -> Any:
+    """x[index] on an array of any library or a node."""
+    return _B.getitem(x, index) if _foreign(x) else x[index]
 
 
 GETITEM = defrule(
     "getitem", "x[index] (basic or integer-array index);  VJP scatter-adds g into zeros at index",
-    forward=lambda x, *, index: x[index],
+    forward=lambda x, *, index: _pick(x, index),
     vjp=lambda g, ans, x, *, index: (scatter_add(g, index, x.shape),),
-    jvp=lambda t, ans, x, *, index: t[0][index],
+    jvp=lambda t, ans, x, *, index: _pick(t[0], index),
     nodes=_T,
 )
 
 SCATTER_ADD = defrule(
     "scatter_add", "zeros(shape) with x added at index (repeats add);  VJP: g[index]",
     forward=lambda x, *, index, shape: scatter_add(x, index, shape),
-    vjp=lambda g, ans, x, *, index, shape: (g[index],),
+    vjp=lambda g, ans, x, *, index, shape: (_pick(g, index),),
     jvp=lambda t, ans, x, *, index, shape: scatter_add(t[0], index, shape),
     nodes=_T,
 )
@@ -1174,7 +1333,8 @@ def _join(items: list[Any], axis: int, how: str) -> Any:
     """np.concatenate / np.stack on arrays; the same rule on nodes when any item is a node."""
     nodes = [x for x in items if isinstance(x, Node)]
     if not nodes:
-        return np.concatenate(items, axis) if how == "concatenate" else np.stack(items, axis)
+        xn = _np(next((x for x in items if _foreign(x)), items[0]))
+        return xn.concatenate(items, axis) if how == "concatenate" else xn.stack(items, axis)
     cls = type(nodes[0])
     lifted = tuple(x if isinstance(x, Node) else cls._constant(x) for x in items)
     return cls._apply(RULES[how], lifted, {"axis": axis})
@@ -1182,7 +1342,7 @@ def _join(items: list[Any], axis: int, how: str) -> Any:
 
 def _fill(ts: tuple[Any, ...], xs: tuple[Any, ...]) -> list[Any]:
     """Tangents with None (zero) replaced by zeros of the matching input's shape."""
-    return [np.zeros_like(raw(x)) if t is None else t for t, x in zip(ts, xs)]
+    return [_np(raw(x)).zeros_like(raw(x)) if t is None else t for t, x in zip(ts, xs)]
 
 
 def _concat_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
@@ -1191,7 +1351,7 @@ def _concat_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
     start = 0
     for x in xs:
         stop = start + x.shape[axis]
-        out.append(g[(*lead, slice(start, stop))])
+        out.append(g[(*lead, slice(start, stop), Ellipsis)])
         start = stop
     return tuple(out)
 
@@ -1202,13 +1362,13 @@ def _join_rule(name: str, doc: str, fn: Callable[..., Any], vjp: Callable[..., A
 
 
 CONCATENATE = _join_rule("concatenate", "join x₁, …, x_k along an axis;  VJP: the matching slices of g",
-                         np.concatenate, _concat_vjp)
+                         lambda xs, axis: _join(list(xs), axis, "concatenate"), _concat_vjp)
 
 
 def _stack_vjp(g: Any, ans: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
     lead = (slice(None),) * (axis % ans.ndim)
-    return tuple(g[(*lead, i)] for i in range(len(xs)))
+    return tuple(g[(*lead, i, Ellipsis)] for i in range(len(xs)))
 
 
 STACK = _join_rule("stack", "stack x₁, …, x_k along a new axis;  VJP: g taken at each position of that axis",
-                   np.stack, _stack_vjp)
+                   lambda xs, axis: _join(list(xs), axis, "stack"), _stack_vjp)

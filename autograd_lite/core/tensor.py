@@ -27,12 +27,14 @@ Example:
 from __future__ import annotations
 
 import functools
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
+from . import backend as _B
 from . import rules as R
 from .engine import Node, _build, _escaped
 
@@ -40,6 +42,7 @@ __all__ = [
     "Tensor",
     "arange",
     "clip",
+    "compute",
     "concatenate",
     "eye",
     "manual_seed",
@@ -136,7 +139,7 @@ class Tensor(Node):
             raise TypeError(f"Tensor(data): got a {type(data).__name__}; use Tensor(v.data) to "
                             "turn a scalar Value into a constant Tensor")
         arr = _as_array(data, dtype)
-        if requires_grad and arr.dtype.kind != "f":
+        if requires_grad and not _B.is_float(arr):
             raise TypeError(
                 f"Tensor(requires_grad=True): a {arr.dtype} tensor cannot require grad; only "
                 "floating tensors have gradients. Pass dtype=np.float64 (or float32).")
@@ -149,12 +152,14 @@ class Tensor(Node):
         return cls(data)
 
     def _seed(self) -> np.ndarray:
-        if self.data.size != 1:
+        if self.size != 1:
             raise RuntimeError(
                 f"backward(): the output has shape {self.data.shape}, not a scalar; pass "
                 "gradient= (an array of that shape, the vector of the vector-Jacobian product), "
                 "or reduce it first (e.g. .sum() or .mean()).")
         d = self.data
+        if type(d) is not _ndarray:
+            return _B.namespace(d).ones_like(d)
         return np.array(1, dtype=d.dtype).reshape(d.shape)
 
     def _check_seed(self, gradient: Any) -> Any:
@@ -163,29 +168,33 @@ class Tensor(Node):
         elif isinstance(gradient, Node):
             raise TypeError(f"backward(gradient=...): got a {type(gradient).__name__}; the seed of "
                             "a Tensor output is an array (or a Tensor) of the output's shape")
+        elif type(self.data) is not _ndarray:
+            g = gradient if type(gradient) is type(self.data) else _B.like(
+                _B.to_numpy(gradient), self.data)
         else:
             try:
                 g = np.asarray(gradient, dtype=self.data.dtype)
             except (TypeError, ValueError):
                 raise TypeError(f"backward(gradient=...): expected an array of shape "
                                 f"{self.data.shape}, got {type(gradient).__name__} {gradient!r}") from None
-        shape = g.shape
-        if shape != self.data.shape:
-            if g.size == 1 and self.data.size == 1:
-                return g.reshape(self.data.shape)
+        shape = tuple(g.shape)
+        if shape != tuple(self.data.shape):
+            if math.prod(shape) == 1 and self.size == 1:
+                return R._reshape(g, self.data.shape)
             raise ValueError(
                 f"backward(gradient=...): gradient has shape {shape} but the output has shape "
                 f"{self.data.shape}; pass a gradient of the output's shape")
         return g
 
     def _zero_tangent(self) -> np.ndarray:
-        return np.zeros_like(self.data)
+        return _B.names(self.data).zeros_like(self.data)
 
     # --- array-like properties -----------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of ``.data``."""
-        return self.data.shape
+        d = self.data
+        return d.shape if type(d) is _ndarray else tuple(d.shape)
 
     @property
     def ndim(self) -> int:
@@ -206,7 +215,8 @@ class Tensor(Node):
             >>> t.size, t.shape
             (3, (1, 3))
         """
-        return _Size(self.data.size)
+        d = self.data
+        return _Size(d.size if type(d) is _ndarray else math.prod(d.shape))
 
     @property
     def T(self) -> Tensor:
@@ -224,7 +234,7 @@ class Tensor(Node):
         if not self.data.ndim:
             raise TypeError("len() of a 0-d Tensor (a single number): it has no length; use "
                             ".item() for the number, or .reshape(1) for a 1-element axis")
-        return len(self.data)
+        return self.data.shape[0]
 
     def __iter__(self) -> Any:
         """Iterate over the first axis (``t[0], t[1], ...``, graph kept); a 0-d Tensor raises,
@@ -232,7 +242,7 @@ class Tensor(Node):
         if not self.data.ndim:
             raise TypeError("iteration over a 0-d Tensor (a single number); use .item() for the "
                             "number, or .reshape(1) for a 1-element axis")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(self.data.shape[0]))
 
     def item(self) -> float:
         """The single element as a Python number.
@@ -242,20 +252,25 @@ class Tensor(Node):
             2.5
         """
         _escaped(".item()")
-        return self.data.item()
+        d = self.data
+        return d.item() if type(d) is _ndarray else _B.to_numpy(d).item()
 
     def numpy(self) -> np.ndarray:
-        """The data as an ndarray (no copy).
+        """The data as an ndarray (no copy for numpy data; another library's is copied to host
+        memory, a Dask array computed).
 
         Example:
             >>> Tensor([1.0, 2.0]).numpy()
             array([1., 2.])
         """
         _escaped(".numpy()")
-        return self.data
+        return _B.to_numpy(self.data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         _escaped("np.asarray()")
+        if type(self.data) is not _ndarray:
+            host = _B.to_numpy(self.data)
+            return host if dtype is None else host.astype(dtype)
         if copy:
             return np.array(self.data, dtype=dtype)
         return self.data if dtype is None else self.data.astype(dtype)
@@ -275,11 +290,17 @@ class Tensor(Node):
     def __repr__(self) -> str:
         name = f", label={self.label!r}" if self.label else ""
         grad = ", requires_grad=True" if self.requires_grad else ""
-        body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
-                               prefix="Tensor(")
-        dt = f", dtype={self.data.dtype}" if self.data.dtype != _f64 else ""
+        d = self.data
+        where = ""
+        if type(d) is not _ndarray:  # printing computes (a lazy array) and copies to host
+            dev = str(_B.device(d))
+            where = f", backend={_B.library(d)!r}" + (f", device={dev!r}" if _B.library(d) in (
+                "torch", "cupy", "jax") and dev != "cpu" else "")
+            d = _B.to_numpy(d)
+        body = np.array2string(d, precision=4, separator=", ", threshold=20, prefix="Tensor(")
+        dt = f", dtype={d.dtype}" if d.dtype != _f64 else ""
         op = f", op={self.op!r}" if self.op else ""
-        return f"Tensor({body}{dt}{grad}{op}{name})"
+        return f"Tensor({body}{dt}{where}{grad}{op}{name})"
 
     def _repr_html_(self) -> str:
         from .display import value_html
@@ -297,7 +318,7 @@ class Tensor(Node):
     __hash__ = Node.__hash__
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.size != 1:
             raise ValueError(f"the truth value of a Tensor of shape {self.shape} is ambiguous; use "
                              "(t > 0).any() or .all() on the comparison")
         return bool(self.data)
@@ -421,6 +442,8 @@ class Tensor(Node):
             >>> Tensor([1.0]).astype(np.float32).dtype
             dtype('float32')
         """
+        if type(self.data) is not _ndarray:
+            return self._astype_other(dtype)
         dt = np.dtype(dtype)
         if dt == self.data.dtype:
             return self
@@ -428,6 +451,58 @@ class Tensor(Node):
             raise TypeError(f"astype: cannot cast a tensor that requires grad to {dt} (gradients "
                             "exist only for floats); use .detach().astype(...)")
         return _apply(R.ASTYPE, (self,), {"dtype": dt})
+
+    def _astype_other(self, dtype: Any) -> Tensor:
+        xp = _B.namespace(self.data)
+        dt = _B.dtype_in(xp, dtype)
+        if dt == self.data.dtype:
+            return self
+        if self.requires_grad and not xp.isdtype(dt, "real floating"):
+            raise TypeError(f"astype: cannot cast a tensor that requires grad to {dt} (gradients "
+                            "exist only for floats); use .detach().astype(...)")
+        return _apply(R.ASTYPE, (self,), {"dtype": dt})
+
+    # --- other array libraries ----------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The array library of ``.data``: 'numpy', 'torch', 'dask', 'cupy', ...
+
+        Example:
+            >>> Tensor([1.0]).backend
+            'numpy'
+        """
+        return _B.library(self.data)
+
+    @property
+    def device(self) -> Any:
+        """The device of ``.data`` ('cpu' for numpy and Dask; a torch.device for torch)."""
+        return _B.device(self.data)
+
+    def to(self, backend: str, device: Any = None, chunks: Any = "auto") -> Tensor:
+        """This tensor's data in another array library (and device), as a differentiable copy:
+        gradients flow back to this tensor in its own library. ``backend`` is 'numpy', 'torch',
+        'cupy', 'dask', 'jax' or 'array_api_strict'; ``chunks`` is Dask's chunk size.
+
+        Example:
+            >>> Tensor([1.0, 2.0]).to("numpy").backend
+            'numpy'
+        """
+        src = self.data
+        out = _B.to(src, backend, device=device, chunks=chunks)
+        if out is src:
+            return self
+        return _apply(R.TO, (self,), {"backend": backend, "device": device, "chunks": chunks})
+
+    def compute(self) -> Tensor:
+        """Evaluate a lazy (Dask) tensor's data and gradient in one pass, in place; see
+        `autograd_lite.compute` for several tensors at once. Other tensors are returned as they are.
+
+        Example:
+            >>> Tensor([1.0]).compute().data
+            array([1.])
+        """
+        compute(self)
+        return self
 
     # --- reductions -----------------------------------------------------------------------------------
     @_torch_names
@@ -651,7 +726,7 @@ class Tensor(Node):
             array([0.5, 0.5])
         """
         ax = _axis(axis, self.ndim, "softmax")
-        if not self.data.size:  # an empty axis: the empty result numpy and torch give
+        if not self.size:  # an empty axis: the empty result numpy and torch give
             return self * 1.0
         return _apply(R.SOFTMAX, (self,), {"axis": ax})
 
@@ -664,7 +739,7 @@ class Tensor(Node):
             array([    0., -1000.])
         """
         ax = _axis(axis, self.ndim, "log_softmax")
-        if not self.data.size:  # an empty axis: the empty result numpy and torch give
+        if not self.size:  # an empty axis: the empty result numpy and torch give
             return self * 1.0
         return _apply(R.LOG_SOFTMAX, (self,), {"axis": ax})
 
@@ -735,6 +810,8 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
     """``data`` as a numeric ndarray (lists and numbers become float64), refusing what a float
     array would silently lose: nodes that require grad (the graph), None (missing values) and
     complex numbers (the imaginary part)."""
+    if _B.is_array_of_library(data):
+        return _other_array(data, dtype)
     if isinstance(data, list | tuple):
         _refuse_nodes(data)
     if isinstance(data, complex):
@@ -776,6 +853,20 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
             raise TypeError(f"Tensor(data): unsupported array dtype {arr.dtype}; use a numeric "
                             "array") from None
     return arr
+
+
+def _other_array(data: Any, dtype: Any) -> Any:
+    """Another array library's array, kept in its library and device (cast when dtype= asks)."""
+    xp = _B.namespace(data)
+    if dtype is not None:
+        dt = _B.dtype_in(xp, dtype)
+        if dt != data.dtype:
+            data = xp.astype(data, dt)
+    if _B.library(data) == "torch" and data.requires_grad:
+        data = data.detach()  # torch's own graph is not ours: its numbers are our leaf's data
+    if xp.isdtype(data.dtype, "complex floating"):
+        raise _refused(f"Tensor(data): a complex array ({data.dtype}); Tensors hold real numbers")
+    return data
 
 
 def _refuse_nodes(data: list[Any] | tuple[Any, ...]) -> None:
@@ -844,7 +935,7 @@ def _empty_warning(op: str, t: Tensor, axis: Axis, value: str) -> None:
 
 
 def _nonempty(t: Tensor, op: str) -> None:
-    if t.data.size == 0:
+    if _B.size(t.data) == 0:
         raise ValueError(f"{op}: the tensor of shape {t.shape} is empty (no {op}imum exists)")
 
 
@@ -864,6 +955,8 @@ def _lift(other: Any, op: str, like: Tensor | None = None) -> Tensor:
     if isinstance(other, Tensor):
         return other
     cls = other.__class__
+    if like is not None and type(like.data) is not _ndarray:
+        return _lift_other(other, op, like)
     if like is not None and (cls is float or cls is int):
         dt = like.data.dtype
         return _leaf(Tensor, np.array(other, dtype=dt if dt.kind == "f" else _f64), False)
@@ -878,6 +971,21 @@ def _lift(other: Any, op: str, like: Tensor | None = None) -> Tensor:
     return _leaf(Tensor, arr, False)
 
 
+def _lift_other(other: Any, op: str, like: Tensor) -> Tensor:
+    """`_lift` next to a Tensor of another library: numbers and numpy constants move to it."""
+    if isinstance(other, Node):
+        return _lift(other, op)
+    ref = like.data
+    if _B.is_array_of_library(other):
+        return _leaf(Tensor, other, False)
+    arr = _as_lifted(other, op)
+    if _B.is_lazy(ref):
+        return _leaf(Tensor, arr if arr.ndim else arr.astype(_f64), False)  # Dask takes numpy
+    if arr.dtype.kind in "fiu" and _B.is_float(ref):
+        return _leaf(Tensor, _B.like(arr, ref), False)
+    return _leaf(Tensor, _B.namespace(ref).asarray(arr, device=_B.device(ref)), False)
+
+
 def _as_lifted(other: Any, op: str) -> np.ndarray:
     try:
         return _as_array(other, None)
@@ -890,8 +998,11 @@ def _as_lifted(other: Any, op: str) -> np.ndarray:
 
 def _binary(rule: Any, a: Tensor, b: Tensor) -> Tensor:
     """A two-input elementwise op; mixed float dtypes promote with a differentiable cast."""
-    da = a.data.dtype
-    db = b.data.dtype
+    ad, bd = a.data, b.data
+    if type(ad) is not _ndarray or type(bd) is not _ndarray:
+        _B.check_same(rule.name, (ad, bd))
+    da = ad.dtype
+    db = bd.dtype
     if da is not db and da != db:
         a, b = _promote((a, b))
     return _apply(rule, (a, b))
@@ -899,7 +1010,13 @@ def _binary(rule: Any, a: Tensor, b: Tensor) -> Tensor:
 
 def _promote(items: Sequence[Tensor]) -> tuple[Tensor, ...]:
     """Cast the inputs that require grad to the common float dtype (so gradients cast back)."""
-    target = np.result_type(*[t.data.dtype for t in items])
+    if any(type(t.data) is not _ndarray for t in items):
+        datas = [t.data for t in items]
+        _B.check_same("promote", datas)
+        target = _B.namespace(next(d for d in datas if type(d) is not _ndarray)).result_type(
+            *[d.dtype for d in datas])
+    else:
+        target = np.result_type(*[t.data.dtype for t in items])
     return tuple(t.astype(target) if t.requires_grad and t.data.dtype != target else t
                  for t in items)
 
@@ -975,7 +1092,7 @@ def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
 
 
 def _made(arr: np.ndarray, requires_grad: bool, label: str | None) -> Tensor:
-    if requires_grad and arr.dtype.kind != "f":
+    if requires_grad and not _B.is_float(arr):
         raise TypeError(f"requires_grad=True: a {arr.dtype} tensor cannot require grad; use a "
                         "float dtype")
     t = _leaf(Tensor, arr, bool(requires_grad))
@@ -1029,7 +1146,8 @@ def zeros_like(t: Any, requires_grad: bool = False) -> Tensor:
         >>> zeros_like(Tensor([1.0, 2.0])).data
         array([0., 0.])
     """
-    return _made(np.zeros_like(_data(t)), requires_grad, None)
+    d = _data(t)
+    return _made(_B.names(d).zeros_like(d), requires_grad, None)
 
 
 def ones_like(t: Any, requires_grad: bool = False) -> Tensor:
@@ -1039,7 +1157,8 @@ def ones_like(t: Any, requires_grad: bool = False) -> Tensor:
         >>> ones_like(Tensor([1.0, 2.0])).data
         array([1., 1.])
     """
-    return _made(np.ones_like(_data(t)), requires_grad, None)
+    d = _data(t)
+    return _made(_B.names(d).ones_like(d), requires_grad, None)
 
 
 def randn(*shape: Any, seed: int | None = None, rng: np.random.Generator | None = None,
@@ -1148,6 +1267,8 @@ def matmul(x: Any, y: Any) -> Tensor:
             np.broadcast_shapes(xs[:-2], ys[:-2])
         except ValueError:
             raise ValueError(f"matmul: batch axes of {xs} and {ys} do not broadcast") from None
+    if type(xd) is not _ndarray or type(yd) is not _ndarray:
+        _B.check_same("matmul", (xd, yd))
     if xd.dtype != yd.dtype:
         x, y = _promote((x, y))
     return _apply(R.MATMUL, (x, y))
@@ -1204,6 +1325,8 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
     except ValueError:
         raise ValueError(f"where: the condition {c.shape} and the branches {a.shape}, {b.shape} "
                          "do not broadcast") from None
+    if type(a.data) is not _ndarray or type(b.data) is not _ndarray:
+        _B.check_same("where", (a.data, b.data))
     da, db = a.data.dtype, b.data.dtype
     if da != db:
         a, b = _promote((a, b))
@@ -1240,6 +1363,8 @@ def _gather(items: Any, op: str) -> tuple[Tensor, ...]:
         raise ValueError(f"{op}: needs at least one tensor")
     like = next((t for t in seq if isinstance(t, Tensor)), None)
     ts = tuple(_lift(t, op, like) for t in seq)
+    if any(type(t.data) is not _ndarray for t in ts):
+        _B.check_same(op, [t.data for t in ts])
     dts = {t.data.dtype for t in ts}
     if len(dts) > 1:
         ts = _promote(ts)
@@ -1392,3 +1517,41 @@ _READ_ONLY = frozenset({
     "shares_memory", "iscomplexobj", "isrealobj", "array_repr", "array_str", "array2string",
     "any", "all", "unique", "searchsorted",
 })
+
+
+def compute(*items: Any) -> tuple[Any, ...]:
+    """Evaluate lazy (Dask) tensors in one pass: the data and the ``.grad`` of every Tensor given
+    (or of every parameter of a module given) are computed together by one ``dask.compute`` and
+    written back as numpy arrays. Returns each item's data. The finiteness checks that eager ops
+    run as they go (nan, inf) run here, on the computed values, naming the tensor.
+
+    Example:
+        >>> t = Tensor([1.0, 2.0])
+        >>> compute(t)[0]
+        array([1., 2.])
+    """
+    tensors: list[Tensor] = []
+    for item in items:
+        if isinstance(item, Tensor):
+            tensors.append(item)
+        elif hasattr(item, "parameters"):
+            tensors.extend(p for p in item.parameters() if isinstance(p, Tensor))
+        else:
+            raise TypeError(f"compute: expected Tensors or modules, got {type(item).__name__}")
+    slots = [(t, name) for t in tensors for name in ("data", "grad")
+             if _B.is_lazy(getattr(t, name))]
+    if slots:
+        import dask
+
+        values = dask.compute(*(getattr(t, name) for t, name in slots))
+        for (t, name), v in zip(slots, values):
+            v = np.asarray(v)
+            setattr(t, name, v)
+            if v.dtype.kind == "f" and not np.isfinite(v).all():
+                what = "its gradient" if name == "grad" else "its value"
+                who = repr(t.label) if t.label else (f"the output of '{t.op}'" if t.op else "a tensor")
+                R._warn("compute", f"{who} of shape {v.shape}: {what} holds {int(np.isnan(v).sum())} "
+                        f"nan and {int(np.isinf(v).sum())} inf", "look for log/sqrt/division at 0, "
+                        "exp overflow or a too large learning rate; run a small slice eagerly "
+                        "(numpy) under detect_anomaly() to find the op")
+    return tuple(t.data for t in tensors)

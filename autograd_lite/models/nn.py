@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core.engine import Node, scope, zero_grad
 from ..core.ops import leaky_relu, relu, sigmoid, softplus, tanh
 from ..core.tensor import Tensor
@@ -173,7 +174,7 @@ class Module:
             >>> MLP([64, 32, 10]).num_parameters()   # 32*64 + 32 + 10*32 + 10
             2410
         """
-        return sum(int(np.size(p.data)) for p in self.parameters())
+        return sum(int(np.prod(getattr(p, "shape", ()))) for p in self.parameters())
 
     def zero_grad(self) -> None:
         """Reset the gradient of every parameter (call before each backward of a training step).
@@ -185,6 +186,21 @@ class Module:
             True
         """
         zero_grad(self.parameters())
+
+    def to(self, backend: str, device: Any = None) -> Module:
+        """Move every parameter to another array library (and device), in place; returns self.
+        ``backend``: 'numpy', 'torch', 'cupy', 'jax' or 'array_api_strict' (the `Tensor.to` names).
+        Gradients are cleared; make the optimizer after moving (it keeps per-parameter state).
+
+        Example:
+            >>> MLP([2, 3, 2]).to("numpy").fc1.W.backend
+            'numpy'
+        """
+        for p in self.parameters():
+            if isinstance(p, Tensor):
+                p.data = _B.to(p.data, backend, device=device)
+                p.grad = None
+        return self
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode on this module and all sub-modules (returns self).
@@ -226,6 +242,8 @@ class Module:
             v = getattr(self, name)
             if isinstance(v, Value):
                 v.data = float(arr)
+            elif isinstance(v, Node) and not isinstance(v.data, np.ndarray):
+                v.data = _B.like(arr, v.data)  # into the parameter's own library and device
             elif isinstance(v, Node):
                 v.data[...] = arr
             else:
@@ -393,10 +411,12 @@ def _read(node: Node, what: str) -> np.ndarray:
     """A copy of ``node.data`` or ``node.grad`` as an array (a missing Tensor gradient reads as zeros)."""
     x = getattr(node, what)
     if x is None:
-        return np.zeros_like(node.data)
+        return np.zeros_like(_B.to_numpy(node.data))
     if isinstance(x, Node):  # a gradient built with create_graph=True
         x = x.data
-    return np.array(x, dtype=np.float64 if isinstance(node, Value) else node.data.dtype)
+    if isinstance(node, Value):
+        return np.array(x, dtype=np.float64)
+    return np.array(_B.to_numpy(x))  # (another library's array: a host copy)
 
 
 def _check_savable(key: str, arr: np.ndarray, where: str, exists: bool) -> None:
@@ -680,7 +700,7 @@ class Linear(Module):
 
     def forward(self, x: Any) -> Tensor:
         if not isinstance(x, Tensor):
-            x = Tensor(np.asarray(x, dtype=np.float64))
+            x = Tensor(x if _B.is_array_of_library(x) else np.asarray(x, dtype=np.float64))
         if x.ndim not in (1, 2) or x.shape[-1] != self.d_in:
             raise ValueError(
                 f"Linear({self.d_in} -> {self.d_out}): input has shape {x.shape}; expected ({self.d_in},) "

@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core.engine import Node, zero_grad
+from ..core.tensor import compute
 
 __all__ = ["SGD", "Adam", "Optimizer", "cosine_decay", "exponential_decay"]
 
@@ -87,11 +89,14 @@ class Optimizer:
         elif not (math.isfinite(self.lr) and self.lr >= 0):  # set by hand: opt.lr = ...
             raise ValueError(f"{type(self).__name__}: lr={self.lr} at step {self.steps}; the learning "
                              "rate must be a finite number >= 0 (set opt.lr to one)")
+        lazy = [p for p in self.params if _B.is_lazy(p.grad) and not _B.is_lazy(p.data)]
+        if lazy:  # numpy parameters, Dask gradients (a lazy backward on Dask data): all their numbers
+            compute(*lazy)  # in one compute, never one per parameter (Dask parameters stay lazy)
         for i, p in enumerate(self.params):
             g = p.grad
-            if g is None or (isinstance(g, np.ndarray) and g.shape != np.shape(p.data)):
+            if g is None or (hasattr(g, "shape") and tuple(g.shape) != tuple(getattr(p.data, "shape", ()))):
                 if g is not None:
-                    raise ValueError(f"{type(self).__name__}: parameter {i} has shape {np.shape(p.data)} "
+                    raise ValueError(f"{type(self).__name__}: parameter {i} has shape {tuple(p.data.shape)} "
                                      f"but its gradient has shape {g.shape}")
                 continue
             if isinstance(g, Node):
@@ -105,10 +110,13 @@ class Optimizer:
     @staticmethod
     def _sub(p: Node, delta: Any) -> None:
         """p.data -= delta: in place for arrays, a new float for Values."""
-        if isinstance(p.data, np.ndarray):
+        d = p.data
+        if isinstance(d, np.ndarray):
             p.data -= delta
-        else:
-            p.data = float(p.data - delta)
+        elif isinstance(d, float | int):
+            p.data = float(d - delta)
+        else:  # another library's array: a new one (a lazy array stays lazy)
+            p.data = d - delta
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} parameters)"

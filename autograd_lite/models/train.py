@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core.engine import Node, no_grad
 from ..core.tensor import Tensor
 from . import losses as L
@@ -303,7 +304,14 @@ def _pyplot(where: str) -> Any:
 # ------------------------------------------------------------------------------- checks and helpers
 
 def _check_xy(X: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray | None]:
-    Xa = np.asarray(X.data if isinstance(X, Node) else X)
+    raw = X.data if isinstance(X, Node) else X
+    if _B.is_lazy(raw):
+        return _check_lazy_xy(raw, y, where)
+    if _B.is_array_of_library(raw):  # torch, CuPy...: checked on a host copy, trained where it lives
+        _, ya = _check_xy(_B.to_numpy(raw), y, where)
+        xp = _B.namespace(raw)
+        return (raw if raw.dtype == xp.float64 else xp.astype(raw, xp.float64)), ya
+    Xa = np.asarray(raw)
     if Xa.dtype.kind not in "fiub":
         raise TypeError(f"{where}: X must be numbers, got dtype {Xa.dtype}")
     if Xa.ndim != 2:
@@ -320,6 +328,26 @@ def _check_xy(X: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray | None
     return Xa, ya
 
 
+def _check_lazy_xy(X: Any, y: Any, where: str) -> tuple[Any, Any]:
+    """A Dask data set, checked without computing it: dtype and shape are known lazily; NaN/inf
+    are found when the values are first computed. ``y`` is returned as given (Dask or numpy)."""
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: X must be numbers, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"{where}: X must have shape (n, d), one example per row; got shape {X.shape}")
+    if math.isnan(X.shape[0]):
+        raise ValueError(f"{where}: the Dask array X has chunks of unknown length (after a filter or "
+                         "from a dataframe); call X = X.compute_chunk_sizes() first")
+    Xa = X if X.dtype == np.float64 else X.astype(np.float64)
+    if y is None:
+        return Xa, None
+    ya = y.data if isinstance(y, Node) else y
+    ya = ya if _B.is_lazy(ya) else np.asarray(ya)
+    if len(ya) != X.shape[0]:
+        raise ValueError(f"{where}: X has {X.shape[0]} rows but y has {len(ya)} entries; they must match")
+    return Xa, ya
+
+
 def _is_value_model(out: Any) -> bool:
     return isinstance(out, list)
 
@@ -327,7 +355,8 @@ def _is_value_model(out: Any) -> bool:
 def _raw(out: Any) -> np.ndarray:
     """Model outputs as an ndarray: Tensor data, or the data of a (nested) list of Values."""
     if isinstance(out, Tensor):
-        return out.data
+        d = out.data  # another library's outputs: a host copy; a lazy (Dask) one stays lazy
+        return d if isinstance(d, np.ndarray) or _B.is_lazy(d) else _B.to_numpy(d)
     if isinstance(out, list):
         return np.array([[v.data for v in row] if isinstance(row, list) else row.data for row in out])
     return np.asarray(out)
@@ -349,6 +378,9 @@ def outputs(model: Any, X: Any, batch_size: int | None = 4096) -> np.ndarray:
         (5, 4)
     """
     Xa, _ = _check_xy(X, None, "outputs")
+    if _B.is_lazy(Xa):  # one lazy forward pass, one compute (only the outputs come to host memory)
+        with no_grad():
+            return _B.to_numpy(_raw(model(Tensor(Xa))))
     step = len(Xa) if not batch_size else int(batch_size)
     with no_grad():
         parts = [_raw(model(Xa[i:i + step])) for i in range(0, len(Xa), max(step, 1))]
@@ -397,6 +429,11 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
     assert ya is not None
     if len(ya) == 0:
         raise ValueError("accuracy: no examples")
+    if _B.is_lazy(Xa) or _B.is_lazy(ya):  # a Dask set: the hits are counted lazily, one compute
+        with no_grad():
+            out = model(Tensor(Xa)) if _B.is_lazy(Xa) else model(Xa)
+        hits = _labels_from(_raw(out)) == ya.reshape(len(ya))
+        return float(_B.to_numpy(hits.mean()))
     return float(np.mean(predict(model, Xa) == ya.reshape(len(ya))))
 
 
@@ -537,6 +574,8 @@ def _check_validation(validation: Any, Xa: np.ndarray, ya: np.ndarray
         raise ValueError("fit: validation must be a pair (X_val, y_val)")
     Xv, yv = _check_xy(validation[0], validation[1], "fit(validation)")
     assert yv is not None
+    if _B.is_lazy(yv):  # as the training labels: to host memory once
+        yv = _B.to_numpy(yv)
     if len(Xv) == 0:
         raise ValueError("fit(validation): no validation examples; pass validation=None to skip it")
     if Xv.shape[1] != Xa.shape[1]:
@@ -590,11 +629,33 @@ class _Run:
         if not math.isfinite(value):
             return value
         objective.backward()
+        self._update()
+        return value
+
+    def _update(self) -> None:
+        """The optimizer's step, the parameters before it saved (a diverging loss restores them)."""
         self.saved = [p.data.copy() if isinstance(p.data, np.ndarray) else p.data for p in self.params]
         self.updating = True
         self.optimizer.step()
         self.updating = False
-        return value
+
+    def batches(self, X: Any, y: Any, batch_size: int | None, shuffle: bool, rng: np.random.Generator
+                ) -> tuple[int, Any]:
+        """(number of steps, iterator of (X batch, y batch)) for one epoch."""
+        parts = _batches(len(X), batch_size, shuffle, rng)
+        return len(parts), ((X[idx], y[idx]) for idx in parts)
+
+    def check(self, val: tuple[Any, Any]) -> None:
+        """One evaluation of the validation data before any update (its errors come first)."""
+        self.measure(*val, penalize=False)
+
+    def end_of_epoch(self, X: Any, y: Any, val: tuple[Any, Any] | None, last: bool
+                     ) -> tuple[tuple[float, float, float | None], tuple[float, float, float | None] | None]:
+        """The training and validation measurements after an epoch's last update."""
+        train = self.measure(X, y)
+        if val is None or not math.isfinite(train[1]):
+            return train, None
+        return train, self.measure(*val, penalize=False)
 
     def restore(self) -> bool:
         """Put back the parameters saved before the last update; False when there were none."""
@@ -685,7 +746,7 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
         validation: tuple[Any, Any] | None = None, shuffle: bool = True, seed: int | None = 0,
         progress: bool = True, desc: str = "training",
         callback: Callable[[int, History], Any] | None = None,
-        record_accuracy: bool | None = None) -> History:
+        record_accuracy: bool | None = None, client: Any = None) -> History:
     """Train ``model`` on (X, y) by gradient descent on R̃ = R̂ + regularizer(model); returns a `History`.
 
     Each step: zero the gradients, forward the batch, loss (+ penalty), ``backward()``,
@@ -710,6 +771,18 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     and the final state. ``callback(epoch, history)`` runs after each epoch; returning True stops
     training. Works with `Tensor` models (`MLP`) and `Value` models (`ValueMLP`, small data only).
 
+    Dask data sets (X a ``dask.array``; y a Dask or numpy array): nothing is loaded up front. Full
+    batch builds each step's loss over all chunks as one lazy graph, runs ``backward()`` lazily and
+    evaluates the loss, every gradient and the accuracy in ONE compute, then updates the numpy
+    parameters; that compute is also the previous epoch's record, so an epoch reads the data once.
+    ``batch_size=k`` visits the row chunks in a shuffled order, computes each chunk to numpy once and
+    takes eager steps on shuffled batches of at most k rows within it (a batch never spans two
+    chunks); the end-of-epoch record (training and validation) is one compute. ``client=`` (a
+    ``dask.distributed.Client``) runs every compute on that cluster; without it Dask's default is
+    used. The labels (one number per row) are brought to host memory once and travel with each
+    step's graph; NaN/inf in X are found when it is first computed (a ValueError, after the
+    compute-time warning that names the tensor). See `autograd_lite.models.lazy`.
+
     Example:
         >>> import numpy as np
         >>> from autograd_lite.nn import MLP
@@ -720,13 +793,33 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
         >>> len(h), h.loss[-1] < h.loss[0], accuracy(model, X, y), h.stopped
         (50, True, 1.0, None)
     """
+    lazy = _B.is_lazy(X.data if isinstance(X, Node) else X) or (
+        isinstance(validation, tuple | list) and len(validation) == 2 and _B.is_lazy(validation[0]))
+    if client is not None and not lazy:
+        raise ValueError("fit(client=...): X is not a Dask array, so there is nothing to run on the "
+                         "cluster; pass X as a dask.array (e.g. da.from_array(X, chunks=100_000)) or "
+                         "leave client out")
+    with _scheduler(client):
+        return _fit(model, X, y, loss, optimizer, epochs, batch_size, regularizer, validation, shuffle,
+                    seed, progress, desc, callback, record_accuracy, lazy)
+
+
+def _fit(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, epochs: int, batch_size: int | None,
+         regularizer: Any, validation: Any, shuffle: bool, seed: int | None, progress: bool, desc: str,
+         callback: Any, record_accuracy: bool | None, lazy: bool) -> History:
+    """`fit`'s loop (inside the Dask scheduler context of ``client=``)."""
     Xa, ya, loss_fn, optimizer = _check_fit(model, X, y, loss, optimizer, epochs, batch_size)
+    if lazy:
+        from .lazy import LazyRun, check_lazy_model
+
+        check_lazy_model(optimizer)
     val = _check_validation(validation, Xa, ya)
-    run = _Run(model, optimizer, loss_fn, regularizer, _prediction(loss_fn, ya, record_accuracy))
+    run = (LazyRun if lazy else _Run)(model, optimizer, loss_fn, regularizer,
+                                      _prediction(loss_fn, ya, record_accuracy))
     run.reuse = (batch_size is None or batch_size >= len(Xa)) and callback is None and run.plain
     if val is not None:
         try:
-            run.measure(*val, penalize=False)
+            run.check(val)
         except (ValueError, TypeError) as err:
             raise type(err)(f"fit(validation): {err}") from None
     rng = np.random.default_rng(seed)
@@ -736,20 +829,19 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
-            batches = _batches(len(Xa), batch_size, shuffle, rng)
-            for k, idx in enumerate(batches, 1):
-                run.where = f"epoch {epoch}, step {k} of {len(batches)}"
-                value = run.step(Xa[idx], ya[idx])
+            count, batches = run.batches(Xa, ya, batch_size, shuffle, rng)
+            for k, (Xb, yb) in enumerate(batches, 1):
+                run.where = f"epoch {epoch}, step {k} of {count}"
+                value = run.step(Xb, yb)
                 if not math.isfinite(value):
                     break
             else:
                 run.where = f"the end of epoch {epoch} (after its last update)"
-                train = run.measure(Xa, ya)
+                train, vals = run.end_of_epoch(Xa, ya, val, epoch == epochs)
                 value = train[1]
             if not math.isfinite(value):
                 stop = ("diverged", run.diverged(value, len(history), getattr(optimizer, "lr", "?")))
                 break
-            vals = run.measure(*val, penalize=False) if val is not None else None
             bar.set_postfix(_record(history, epoch, time.perf_counter() - start, train, vals))
             bar.update(1)
             if callback is not None and callback(epoch, history):
@@ -770,10 +862,22 @@ def fit(model: Any, X: Any, y: Any, *, loss: str | Callable[..., Any] = "cross_e
     if stop is not None:
         history.stopped, history.stop_message = stop
         if stop[0] == "diverged":
-            warnings.warn(stop[1], DivergenceWarning, stacklevel=2)
+            warnings.warn(stop[1], DivergenceWarning, stacklevel=3)
         elif stop[0] == "interrupted":
-            warnings.warn(f"fit: {stop[1]}", TrainingStoppedWarning, stacklevel=2)
+            warnings.warn(f"fit: {stop[1]}", TrainingStoppedWarning, stacklevel=3)
     return history
+
+
+def _scheduler(client: Any) -> Any:
+    """A context in which every Dask compute goes through ``client`` (no client: Dask's default,
+    which is the active distributed Client if there is one, else local threads)."""
+    if client is None:
+        return contextlib.nullcontext()
+    if not callable(getattr(client, "get", None)):
+        raise TypeError(f"fit(client=...): expected a dask.distributed.Client, got {type(client).__name__}")
+    import dask
+
+    return dask.config.set(scheduler=client.get)
 
 
 def _check_fit(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, epochs: Any, batch_size: Any
@@ -781,6 +885,8 @@ def _check_fit(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, epochs: An
     """fit's argument checks (everything before the first update)."""
     Xa, ya = _check_xy(X, y, "fit")
     assert ya is not None
+    if _B.is_lazy(ya):  # labels: one number per row, brought to host memory once (the losses check them)
+        ya = _B.to_numpy(ya)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
@@ -817,6 +923,7 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, *, resolution: int = 200,
     """
     Xa, ya = _check_xy(X, y, "plot_decision_boundary")
     assert ya is not None
+    Xa, ya = _B.to_numpy(Xa), _B.to_numpy(ya)  # every point is drawn: a Dask set comes to host memory
     if Xa.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary: needs 2-D inputs (X of shape (n, 2)), got {Xa.shape}")
     if resolution < 2:

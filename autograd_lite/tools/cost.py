@@ -20,6 +20,7 @@ work grows with the number of inputs and reverse mode's with the number of outpu
 
 Example:
     >>> import numpy as np
+
     >>> from autograd_lite import cost_report
     >>> A = np.ones((4, 100))
     >>> rep = cost_report(lambda x: (A @ x).tanh().sum(), np.ones(100))
@@ -38,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core.engine import Node, observe
 from ..core.rules import Rule
 from ..transforms import _Call, jacobian
@@ -82,11 +84,11 @@ def _size(x: Any) -> int:
     if x is None:
         return 0
     d = x.data if isinstance(x, Node) else x
-    return int(np.size(d))
+    return int(_B.size(d))
 
 
 def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(x.data if isinstance(x, Node) else x)
+    return _B.shape(x.data if isinstance(x, Node) else x)
 
 
 def _work(rule: Rule, kind: str, args: tuple[Any, ...], result: Any) -> int:

@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import time
@@ -42,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core.engine import Node, no_grad, toposort
 from ..core.rules import RULES
 from ..core.tensor import Tensor
@@ -525,6 +527,43 @@ def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rt
     kink_tol = 100 * eps if kink_tol is None else kink_tol
     notes: list[str] = []
     if isinstance(f, Node):
+        from .viz import _on_host  # a graph of another library's arrays: checked on host copies
+
+        with _on_host([f]):
+            return _check_grad(f, inputs, expected, eps, rtol, atol, kink_tol, diagnose, fast_mode, notes)
+    if callable(f) and any(_B.is_array_of_library(x.data if isinstance(x, Node) else x) for x in inputs):
+        f, inputs = _in_its_library(f, inputs)
+    return _check_grad(f, inputs, expected, eps, rtol, atol, kink_tol, diagnose, fast_mode, notes)
+
+
+def _in_its_library(f: Callable[..., Any], inputs: tuple[Any, ...]
+                    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """Inputs of another array library (torch, a GPU, Dask): check_grad perturbs numpy float64
+    copies of them, and ``f`` receives each copy moved back to its library and device by the
+    differentiable `Tensor.to`, so the whole graph of ``f`` runs where the user's arrays live."""
+    homes: list[tuple[str, Any] | None] = []
+    host = []
+    for x in inputs:
+        d = x.data if isinstance(x, Node) else x
+        if _B.is_array_of_library(d):
+            lib = _B.library(d)
+            homes.append((lib, None if lib == "dask" else _B.device(d)))
+            host.append(Tensor(_B.to_numpy(d), label=x.label) if isinstance(x, Node) else _B.to_numpy(d))
+        else:
+            homes.append(None)
+            host.append(x)
+
+    @functools.wraps(f)
+    def moved(*args: Any) -> Any:
+        return f(*[a.to(h[0], device=h[1]) if h is not None and isinstance(a, Tensor) else a
+                   for a, h in zip(args, homes)])
+
+    return moved, tuple(host)
+
+
+def _check_grad(f: Any, inputs: tuple[Any, ...], expected: Any, eps: float, rtol: float, atol: float,
+                kink_tol: float, diagnose: bool, fast_mode: bool, notes: list[str]) -> GradCheckReport:
+    if isinstance(f, Node):
         if inputs:
             raise TypeError("check_grad(loss, ...): when the first argument is an output node, give no "
                             "inputs; name the nodes to check with expected={'label': array, ...}")
@@ -544,19 +583,24 @@ def check_grad(f: Any, *inputs: Any, expected: Any = None, eps: float = 1e-6, rt
             for e in entries:
                 if e.status == "NUMERIC":
                     e.message += " (a kink is near: see the warnings)"
-    if diagnose:
+    if diagnose and isinstance(out, Node) and _B.is_array_of_library(out.data):
+        from .viz import _on_host
+
+        with _on_host([out]):  # the diagnosis reads the graph: on host copies
+            _diagnose(entries, out, rtol, atol, quiet)
+    elif diagnose:
         _diagnose(entries, out, rtol, atol, quiet)
     for e in entries:
         e._node = None
     for n in notes:
-        warnings.warn(n, GradCheckWarning, stacklevel=2)
+        warnings.warn(n, GradCheckWarning, stacklevel=3)
     return GradCheckReport(entries, eps, rtol, atol, notes, quiet)
 
 
 def _diagnose(entries: list[GradCheckEntry], out: Any, rtol: float, atol: float,
               notes: list[str]) -> None:
     """Attach a diagnosis to each WRONG or SHAPE entry that one explains (see `diagnose`)."""
-    scalar = isinstance(out, Node) and np.size(out.data) == 1
+    scalar = isinstance(out, Node) and _B.size(out.data) == 1
     graph = GraphInfo(out) if scalar else None  # its one reverse sweep runs on first use
     for e in entries:
         if e.status not in ("WRONG", "SHAPE") or e.hand is None:
@@ -591,7 +635,7 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
     seconds = time.perf_counter() - start
     _refuse_mutation(names, inputs, args, kept, checked)
     out_node = out if isinstance(out, Node) else None
-    out_shape = np.shape(out.data if isinstance(out, Node) else out)
+    out_shape = _B.shape(out.data if isinstance(out, Node) else out)
     scalar = int(np.prod(out_shape)) == 1
     raw = [_data64(a) if i in checked else a for i, a in enumerate(args)]
     labelled = _labelled(out_node) if out_node is not None else {}
@@ -633,7 +677,7 @@ def _check_function(f: Callable[..., Any], inputs: tuple[Any, ...], expected: An
 
 def _check_graph(out: Node, expected: Any, eps: float, rtol: float, atol: float,
                  notes: list[str], fast_mode: bool = False) -> list[GradCheckEntry]:
-    if np.size(out.data) != 1:
+    if _B.size(out.data) != 1:
         raise ValueError(f"check_grad(loss): the output has shape {np.shape(out.data)}; give a scalar "
                          "loss node, or a function (then Jacobians are checked)")
     labelled = _labelled(out)
@@ -760,7 +804,7 @@ def _warn_cost(sizes: list[int], seconds: float, what: str) -> None:
         f"{sum(sizes):,} elements), about {took} at {seconds * 1e3:.3g} ms per evaluation. Pass "
         f"fast_mode=True to check along {_DIRECTIONS} random directions per input instead (your "
         "formula is still compared with autodiff element by element), or check a smaller input.",
-        GradCheckWarning, stacklevel=4)
+        GradCheckWarning, stacklevel=5)
 
 
 def _checked(name: str, kind: str, auto: np.ndarray, full: Callable[[], np.ndarray],
@@ -774,7 +818,7 @@ def _checked(name: str, kind: str, auto: np.ndarray, full: Callable[[], np.ndarr
             return entry
         warnings.warn(f"check_grad(fast_mode=True): autodiff and finite differences disagree along a "
                       f"random direction for {name!r}; running the full check of its {base.size:,} "
-                      "elements to find where", GradCheckWarning, stacklevel=4)
+                      "elements to find where", GradCheckWarning, stacklevel=5)
     return _entry(name, kind, auto, full(), hand, rtol, atol, node)
 
 

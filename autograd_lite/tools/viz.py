@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import html
 import itertools
@@ -51,6 +52,7 @@ import numpy as np
 if TYPE_CHECKING:
     import graphviz
 
+from ..core import backend as _B
 from ..core.display import (
     ALERT,
     _as_raw,
@@ -1318,6 +1320,14 @@ def draw_graph(root: Node | Iterable[Node], *, rankdir: str | None = None, show_
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1 (or None for all), got {max_nodes}")
     roots = _as_roots(root)
+    with _on_host(roots):
+        return _draw(roots, rankdir, show_data, show_grad, show_rules, edge_grads, max_nodes, clusters,
+                     collapse, legend, digits, title, fold_transpose)
+
+
+def _draw(roots: list[Node], rankdir: str | None, show_data: bool, show_grad: bool, show_rules: bool,
+          edge_grads: bool, max_nodes: int | None, clusters: bool, collapse: Any, legend: bool | None,
+          digits: int, title: str | None, fold_transpose: bool) -> Graph:
     plan = _Plan(roots, clusters=clusters, collapse=collapse, max_nodes=max_nodes, fold=fold_transpose)
     has_grads = any(_grad_known(n) for n in plan.drawn)
     opts = _Options(show_data, show_grad and has_grads, show_rules, edge_grads and show_grad and has_grads,
@@ -1333,6 +1343,43 @@ def draw_graph(root: Node | Iterable[Node], *, rankdir: str | None = None, show_
     dot = _digraph(scene, rankdir, title, show_legend)
     return Graph(dot, nodes_total=len(plan.order), nodes_drawn=len(plan.drawn), rankdir=rankdir,
                  collapsed=plan.auto_collapsed)
+
+
+@contextlib.contextmanager
+def _on_host(roots: list[Node]) -> Any:
+    """Draw a graph of another library's arrays (torch, a GPU, Dask) from host copies of its data
+    and gradients, put in place for the drawing and taken back after it; a Dask graph is computed
+    once, by one ``dask.compute``. Numpy graphs pass through untouched."""
+    nodes = toposort(*roots)
+    moved = [x for n in nodes for x in (n.data, n.grad) if _B.is_array_of_library(x)]
+    if not moved:
+        yield
+        return
+    lazy = [x for x in moved if _B.is_lazy(x)]
+    host: dict[int, Any] = {}
+    if lazy:
+        import dask
+
+        host.update((id(x), np.asarray(v)) for x, v in zip(lazy, dask.compute(*lazy)))
+    host.update((id(x), _B.to_numpy(x)) for x in moved if id(x) not in host)
+
+    def h(x: Any) -> Any:
+        return tuple(map(h, x)) if type(x) is tuple else host.get(id(x), x)
+
+    ops = [n for n in nodes if n._rule is not None]  # (a leaf has no reads: its slots are unset)
+    saved = [(n, n.data, n.grad) for n in nodes]
+    reads = [(n, n._ad, getattr(n, "_bd", None)) for n in ops]
+    try:
+        for n in nodes:
+            n.data, n.grad = h(n.data), h(n.grad)
+        for n, ad, bd in reads:  # the reads move along, so the edge gradients' checks agree
+            n._ad, n._bd = h(ad), h(bd)
+        yield
+    finally:
+        for n, data, grad in saved:
+            n.data, n.grad = data, grad
+        for n, ad, bd in reads:
+            n._ad, n._bd = ad, bd
 
 
 def _scene_rankdir(scene: _Scene) -> str:
@@ -1660,6 +1707,14 @@ def draw_backward_steps(root: Node, gradient: Any = None, *, rankdir: str | None
         raise ValueError("draw_backward_steps: the output has no backward pass to step through (it "
                          "is a leaf or depends on nothing that requires grad); pass the result of "
                          "a computation on Values/Tensors with requires_grad=True")
+    with _on_host([root]):
+        return _steps(root, gradient, rankdir, show_data, clusters, digits, title, legend, max_steps)
+
+
+def _steps(root: Node, gradient: Any, rankdir: str | None, show_data: bool, clusters: bool,
+           digits: int, title: str | None, legend: bool | None, max_steps: int) -> BackwardSteps:
+    if _B.is_array_of_library(gradient):
+        gradient = _B.to_numpy(gradient)
     seed = root._seed() if gradient is None else root._check_seed(gradient)
     steps, grads = _backward_sweep(root, seed)
     if len(steps) > max_steps:

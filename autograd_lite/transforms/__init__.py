@@ -25,6 +25,7 @@ rule table.
 
 Example:
     >>> import numpy as np
+
     >>> from autograd_lite import grad, jacobian
     >>> grad(lambda x: (x * x).sum())(np.array([1.0, 2.0]))
     array([2., 4.])
@@ -43,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core.engine import (
     _OBSERVED,
     Node,
@@ -105,7 +107,7 @@ def gradients(outputs: Any, inputs: Any, gradient: Any = None, *,
 
 
 def _unit_seed(o: Node) -> Any:
-    if isinstance(o, Tensor) and o.data.size != 1:
+    if isinstance(o, Tensor) and _B.size(o.data) != 1:
         raise ValueError(
             f"gradients(): the output has shape {o.data.shape}, not a scalar; pass gradient= (the "
             "cotangent, an array of that shape), or reduce the output first (.sum(), .mean()).")
@@ -239,7 +241,7 @@ def _finish(x: Any, as_nodes: bool, like: Any = None) -> Any:
 
 
 def _scalar_seed(o: Any, name: str) -> Any:
-    if isinstance(o, Tensor) and o.data.size != 1:
+    if isinstance(o, Tensor) and _B.size(o.data) != 1:
         raise ValueError(
             f"{name}: the function must return a scalar, got a Tensor of shape {o.data.shape}; "
             "reduce it (.sum(), .mean()), or use jacobian / vjp for vector outputs")
@@ -283,7 +285,11 @@ _FIX = ("Arithmetic on .data, float(), np.asarray(), .item() or .detach() inside
 
 def _is_zero(g: Any) -> bool:
     d = g.data if isinstance(g, Node) else g
-    return d is None or not np.any(d)
+    if d is None:
+        return True
+    if _B.is_array_of_library(d):  # (a lazy array is not forced: it counts as non-zero)
+        return not _B.is_lazy(d) and not _B.any_true(d != 0)
+    return not np.any(d)
 
 
 def _explain_zeros(call: _Call, outs: Sequence[Any], zero: Sequence[bool], *, probe: bool = True,
@@ -553,10 +559,13 @@ def _tangent(x: Node, t: Any, as_node: bool, name: str, i: int) -> Any:
     elif isinstance(x, Value):
         td = float(t)
         shape = ()
+    elif _B.is_array_of_library(x.data):  # the tangent in its primal's library and device
+        td = t if type(t) is type(x.data) else _B.like(np.asarray(_B.to_numpy(t)), x.data)
+        shape = _B.shape(td)
     else:
         td = np.asarray(t, dtype=x.data.dtype)
         shape = td.shape
-    if shape != np.shape(x.data):
+    if shape != _B.shape(x.data):
         raise ValueError(f"{name}: tangent {i} has shape {shape} but its primal has shape "
                          f"{np.shape(x.data)}; tangents must match the primals' shapes")
     if as_node and not isinstance(td, Node):
@@ -607,7 +616,7 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "rev") 
         call = _Call(f, args, kwargs, argnums, name)
         outs, single_out = _outputs(call.out, name)
         onodes = [_as_node_out(o, call.nodes[0], name) for o in outs]
-        oshapes = [np.shape(o.data if isinstance(o, Node) else o) for o in outs]
+        oshapes = [_B.shape(o.data if isinstance(o, Node) else o) for o in outs]
         # blocks[k][i]: dict index -> piece, assembled below
         if mode == "rev":
             blocks = _jac_rev(onodes, oshapes, call)
@@ -619,7 +628,7 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "rev") 
         for k in range(len(outs)):
             row = []
             for i, x in enumerate(call.nodes):
-                row.append(_assemble(blocks[k][i], oshapes[k], np.shape(x.data), call.as_nodes, x, mode))
+                row.append(_assemble(blocks[k][i], oshapes[k], _B.shape(x.data), call.as_nodes, x, mode))
             result.append(row[0] if call.single else tuple(row))
         return result[0] if single_out else tuple(result)
 
@@ -628,10 +637,15 @@ def jacobian(f: Callable[..., Any], argnums: Argnums = 0, *, mode: str = "rev") 
 
 
 def _basis(shape: tuple[int, ...], idx: tuple[int, ...], dtype: Any = np.float64,
-           scalar: bool = False) -> Any:
-    """The unit array e_idx of ``shape`` (a float 1.0 for a scalar `Value`: ``scalar=True``)."""
+           scalar: bool = False, like: Any = None) -> Any:
+    """The unit array e_idx of ``shape`` (a float 1.0 for a scalar `Value`: ``scalar=True``), in
+    the library and device of ``like`` when that is another library's array."""
     if scalar:
         return 1.0
+    if like is not None and _B.is_array_of_library(like):
+        e = np.zeros(shape)
+        e[idx] = 1.0
+        return _B.like(e, like)
     e = np.zeros(shape, dtype=dtype)
     e[idx] = 1.0
     return e
@@ -644,7 +658,7 @@ def _jac_rev(onodes: list[Node | None], oshapes: list[tuple[int, ...]], call: _C
         if o is not None:
             dtype = o.data.dtype if isinstance(o, Tensor) else np.float64
             for idx in np.ndindex(*so):
-                found = _pullback((o,), (_basis(so, idx, dtype, isinstance(o, Value)),), call.nodes,
+                found = _pullback((o,), (_basis(so, idx, dtype, isinstance(o, Value), o.data),), call.nodes,
                                   call.as_nodes)
                 for i, x in enumerate(call.nodes):
                     if x in found:
@@ -657,10 +671,10 @@ def _jac_fwd(outs: tuple[Any, ...], oshapes: list[tuple[int, ...]], call: _Call,
              name: str) -> list[list[dict]]:
     blocks: list[list[dict]] = [[{} for _ in call.nodes] for _ in outs]
     for i, x in enumerate(call.nodes):
-        sx = np.shape(x.data)
+        sx = _B.shape(x.data)
         dtype = x.data.dtype if isinstance(x, Tensor) else np.float64
         for idx in np.ndindex(*sx):
-            t = _basis(sx, idx, dtype, isinstance(x, Value))
+            t = _basis(sx, idx, dtype, isinstance(x, Value), x.data)
             seed = {x: type(x)._constant(t) if call.as_nodes else t}
             for k, t_out in enumerate(_push(outs, seed, call, name)):
                 blocks[k][i][idx] = t_out
@@ -676,11 +690,13 @@ def _assemble(pieces: dict, so: tuple[int, ...], sx: tuple[int, ...], as_nodes: 
     if not as_nodes or not any(isinstance(p, Node) for p in pieces.values()):
         J = np.zeros(outer + inner)
         for idx, p in pieces.items():
-            J[idx] = p.data if isinstance(p, Node) else p
+            J[idx] = _B.to_numpy(p.data if isinstance(p, Node) else p)  # (a host copy of a piece)
         if not rows:
             J = np.moveaxis(J, tuple(range(len(sx))), tuple(range(len(so), len(so) + len(sx))))
         if not so and not sx:
             return _finish(float(J), as_nodes, x)
+        if _B.is_array_of_library(x.data):  # the Jacobian goes back to the input's library
+            J = _B.like(J, x.data)
         return _finish(J, as_nodes, Tensor(J))
     # nodes: a sum of constant basis tensors times the pieces keeps the whole result differentiable
     total: Any = None

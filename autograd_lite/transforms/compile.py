@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import backend as _B
 from ..core import engine as E
 from ..core import rules as R
 from ..core.engine import Node, toposort, unbroadcast
@@ -697,6 +698,9 @@ def _classify(order: list[Node], call: _Call, start: int) -> tuple[dict[Node, An
     reached: list[Node] = []
     for node in order:
         rule = node._rule
+        if not isinstance(node.data, np.ndarray | np.generic | float | int):
+            raise _UnsupportedError(f"the graph holds {_B.library(node.data)} arrays; compile replays "
+                                    "numpy graphs, so calls on other array libraries run eagerly")
         if rule is not None and node._id > start:
             if R.RULES.get(rule.name) is not rule:
                 raise _UnsupportedError(f"the op '{rule.name}' is not an entry of the rule table (a "
@@ -987,7 +991,7 @@ def _root(leaves: list[Any]) -> Node | None:
     """The output backpropagated: the first node fn returns, if it is a scalar needing a gradient."""
     for x in leaves:
         if isinstance(x, Node):
-            return x if x.requires_grad and np.size(x.data) == 1 else None
+            return x if x.requires_grad and _B.size(x.data) == 1 else None
     return None
 
 
