@@ -984,7 +984,7 @@ def _lift_other(other: Any, op: str, like: Tensor) -> Tensor:
         return _leaf(Tensor, other, False)
     arr = _as_lifted(other, op)
     if _B.is_lazy(ref):  # Dask takes numpy; constants take a float ref's dtype, as on torch
-        if arr.dtype.kind in "fiu" and _B.is_float(ref):
+        if arr.dtype.kind == "f" and _B.is_float(ref):
             return _leaf(Tensor, arr.astype(ref.dtype), False)
         return _leaf(Tensor, arr if arr.ndim else arr.astype(_f64), False)
     if arr.dtype.kind in "fiu" and _B.is_float(ref):
