@@ -228,7 +228,11 @@ def to(x: Any, backend: str, device: Any = None, chunks: Any = "auto") -> Any:
         raise ImportError(f"to({backend!r}): the {name} package is not installed "
                           f"(pip install {name})") from None
     if name == "torch":
-        return mod.as_tensor(host, device=device)
+        try:
+            return mod.as_tensor(host, device=device)
+        except (AssertionError, RuntimeError) as err:  # torch built without CUDA, a bad device
+            raise RuntimeError(f"to('torch', device={device!r}): that device is not available "
+                               f"here ({err}); use device='cpu' or leave device out") from None
     xp = namespace(mod.asarray(host[:0] if host.ndim else host))
     return xp.asarray(host, device=device) if device is not None else xp.asarray(host)
 
@@ -325,6 +329,11 @@ def _spread(index: tuple[Any, ...]) -> bool:
     return any(i is Ellipsis or i is None for i in index)
 
 
+def _reversed(x: Any, index: tuple[Any, ...]) -> bool:
+    """A torch index with a negative-step slice (torch has none: it goes through a flat take)."""
+    return library(x) == "torch" and any(isinstance(i, slice) and (i.step or 1) < 0 for i in index)
+
+
 def _array_count(index: Any) -> int:
     return sum(isinstance(i, _ndarray) for i in index) if isinstance(index, tuple) else 0
 
@@ -334,10 +343,14 @@ def getitem(x: Any, index: tuple[Any, ...]) -> Any:
     natively; otherwise integer-array indices go through a flat ``take`` (the array API allows
     index arrays only alone), with the positions worked out on the host from the static index."""
     lib = library(x)
+    if lib == "dask":  # a bool mask gives Dask unknown (nan) sizes; its positions are known here
+        index = tuple(j for i in index for j in (
+            np.nonzero(i) if isinstance(i, _ndarray) and i.dtype == np.bool_ else (i,)))
     arrays = _array_count(index)
-    if lib == "torch" or (lib == "dask" and arrays <= 1) or lib == "cupy":
+    flip = _reversed(x, index)
+    if (lib == "torch" and not flip) or (lib == "dask" and arrays <= 1) or lib == "cupy":
         return x[index_for(x, index)]
-    if not arrays:
+    if not arrays and not flip:
         return x[index if _spread(index) else (*index, Ellipsis)]
     xp = namespace(x)
     flat = np.arange(math.prod(x.shape)).reshape(tuple(x.shape))[index]
@@ -371,9 +384,12 @@ def scatter_add(g: Any, index: tuple[Any, ...], shape: tuple[int, ...], once: bo
     says that no element is picked twice, so a plain assignment is exact. The array API has no
     scatter-add: torch uses index_add_, Dask and CuPy bincount, others a one-hot product."""
     xp = namespace(g)
-    if once and not _array_count(index):  # slices and ints: a plain assignment is exact
+    if once and not _array_count(index) and not _reversed(g, index):  # a plain assignment is exact
         out = xp.zeros(shape, dtype=g.dtype) if is_lazy(g) else \
             xp.zeros(shape, dtype=g.dtype, device=device(g))
+        if any(i is None for i in index):  # new axes: Dask and the standard refuse them in a store
+            index = tuple(i for i in index if i is not None)
+            g = reshape(g, np.broadcast_to(np.empty(()), shape)[index].shape)  # a view, no data
         out[index_for(g, index) if _spread(index) or library(g) != "array_api_strict"
             else (*index, Ellipsis)] = g
         return out

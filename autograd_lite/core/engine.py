@@ -611,10 +611,14 @@ class Node:
                 datas = [x.data for x in inputs]
                 out = forward(*datas, **static) if static else forward(*datas)
                 track = any(x.requires_grad for x in inputs)
-        except (TypeError, ValueError) as err:
-            if isinstance(err, ValueError) and "broadcast" in str(err):
+        except (TypeError, ValueError, RuntimeError) as err:
+            if isinstance(err, ValueError | RuntimeError) and (
+                    "broadcast" in str(err) or "must match the size" in str(err)):  # numpy's, torch's
                 raise _broadcast_error(rule.name, inputs) from None
-            kinds = {getattr(x.data, "dtype", np.dtype(float)).kind for x in inputs}
+            if isinstance(err, RuntimeError):
+                raise
+            # another library's dtype has no .kind: its casting errors are re-raised as they are
+            kinds = {getattr(getattr(x.data, "dtype", None), "kind", "f") for x in inputs}
             if kinds & set("iub"):  # numpy's casting / boolean-arithmetic errors, said plainly
                 raise _dtype_error(rule.name, inputs) from None
             raise
@@ -1219,7 +1223,7 @@ def _dtype_error(op: str, inputs: tuple[Node, ...]) -> TypeError:
 
 
 def _broadcast_error(op: str, inputs: tuple[Node, ...]) -> ValueError:
-    shapes = " and ".join(str(getattr(x.data, "shape", ())) for x in inputs)
+    shapes = " and ".join(str(tuple(getattr(x.data, "shape", ()))) for x in inputs)
     return ValueError(
         f"{op}: shapes {shapes} do not broadcast (numpy aligns shapes from the right; each pair of "
         "axes must be equal or 1). Reshape an operand (x.reshape(-1, 1), x.unsqueeze(0)) or "

@@ -578,7 +578,8 @@ def _log_base(x: Any) -> Any:
     if _is_array(x) or _foreign(x):  # raw data; a Tensor node goes on to the node path
         xn = _np(d)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return xn.where(d > 0, xn.log(xn.where(d > 0, d, 1.0)), xn.where(d == 0, 0.0, math.nan))
+            zero_or_nan = xn.where(d == 0, xn.zeros_like(d), xn.full_like(d, math.nan))  # d's dtype
+            return xn.where(d > 0, xn.log(xn.where(d > 0, d, 1.0)), zero_or_nan)
     safe = x.data > 0
     if (not _B.is_lazy(safe) and not _B.any_true(~safe)) if _foreign(safe) else bool(np.all(safe)):
         return log(x)
@@ -1135,7 +1136,7 @@ def _share(x: Any, y: Any, larger: bool) -> Any:
     if _foreign(tie):  # (no test that would force a lazy array)
         return w + 0.5 * _astype(tie, w.dtype)
     if np.any(tie):
-        w = w + 0.5 * tie
+        w = w + 0.5 * tie.astype(w.dtype)  # not 0.5 * tie: that is float64 for float32 inputs
     return w
 
 

@@ -171,6 +171,8 @@ class Tensor(Node):
         elif type(self.data) is not _ndarray:
             g = gradient if type(gradient) is type(self.data) else _B.like(
                 _B.to_numpy(gradient), self.data)
+            if g.dtype != self.data.dtype:  # torch does not promote in matmul: cast the seed
+                g = _B.namespace(g).astype(g, self.data.dtype)
         else:
             try:
                 g = np.asarray(gradient, dtype=self.data.dtype)
@@ -964,6 +966,8 @@ def _lift(other: Any, op: str, like: Tensor | None = None) -> Tensor:
         raise TypeError(
             f"Tensor {op} {type(other).__name__}: cannot mix a Tensor with a scalar Value in one "
             "op. Use Tensor(v.data) for a constant, or build the whole expression from Tensors.")
+    if _B.is_array_of_library(other):  # next to numpy data: check_same names both libraries
+        return _leaf(Tensor, other, False)
     arr = _as_lifted(other, op)
     if like is not None and arr.dtype.kind == "f" and like.data.dtype.kind == "f" \
             and arr.dtype != like.data.dtype:
@@ -979,8 +983,10 @@ def _lift_other(other: Any, op: str, like: Tensor) -> Tensor:
     if _B.is_array_of_library(other):
         return _leaf(Tensor, other, False)
     arr = _as_lifted(other, op)
-    if _B.is_lazy(ref):
-        return _leaf(Tensor, arr if arr.ndim else arr.astype(_f64), False)  # Dask takes numpy
+    if _B.is_lazy(ref):  # Dask takes numpy; constants take a float ref's dtype, as on torch
+        if arr.dtype.kind == "f" and _B.is_float(ref):
+            return _leaf(Tensor, arr.astype(ref.dtype), False)
+        return _leaf(Tensor, arr if arr.ndim else arr.astype(_f64), False)
     if arr.dtype.kind in "fiu" and _B.is_float(ref):
         return _leaf(Tensor, _B.like(arr, ref), False)
     return _leaf(Tensor, _B.namespace(ref).asarray(arr, device=_B.device(ref)), False)

@@ -334,7 +334,7 @@ class _Paths:
                 needed.add(rec)
                 rec = records[rec][0]
         ns: dict[str, Any] = {"_same": _same}
-        lines = ["def _check(F, O):", "    try:"]
+        lines = ["def _check(F, O):", "    try:", "        pass"]  # a body even when no path is checked
         for i in sorted(needed):
             parent, expr, _, _ = records[i]
             base = expr if parent < 0 else f"a{parent}" + expr[len(records[parent][1]):]
