@@ -311,3 +311,12 @@ def test_fit_on_torch_diverging_keeps_a_usable_model() -> None:
         h = fit(model, X, y, optimizer=SGD(model.parameters(), lr=1e6), epochs=50, progress=False)
     assert h.stopped is not None
     assert all(bool(torch.isfinite(p.data).all()) for p in model.parameters())
+
+
+def test_a_torch_tensor_requiring_grad_is_detached_with_a_warning() -> None:
+    torch = pytest.importorskip("torch")
+    x = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="torch's own autograd.*detached"):
+        t = Tensor(x, requires_grad=True)
+    (t * 3.0).sum().backward()
+    assert x.grad is None and t.grad is not None

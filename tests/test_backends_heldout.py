@@ -325,17 +325,16 @@ def test_dask_forward_and_backward_do_not_compute(name: str, refuse_compute: Any
     np.testing.assert_allclose(loss.item(), eager.item(), rtol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="where() turns its condition into numpy (np.asarray): a Dask "
-    "condition such as X > 0 is computed while the graph is built (and a CUDA one "
-    "would fail); tensor.where and rules._where/_mask take numpy conditions only",
-)
 def test_where_with_a_dask_condition_stays_lazy(refuse_compute: Any) -> None:
     X = _dask_x()
     with refuse_compute():
         t = Tensor(X, requires_grad=True)
-        ag.where(X > 0, t, 0.0).sum().backward()
+        out = ag.where(X > 0, t * 2.0, 0.0).sum()
+        out.backward()
+    ag.compute(out, t)
+    Xn = np.asarray(X)
+    np.testing.assert_allclose(out.item(), 2 * Xn[Xn > 0].sum(), rtol=1e-12)
+    np.testing.assert_allclose(t.grad, 2.0 * (Xn > 0))
 
 
 def test_dask_bool_mask_index_has_known_shape_and_gradient() -> None:

@@ -1167,6 +1167,8 @@ MINIMUM = _minmax_rule("minimum", lambda x, y: _np(y if _foreign(y) else x).mini
 
 def _mask(cond: Any, like: Any) -> Any:
     like = raw(like)
+    if _foreign(cond):  # a condition of another library (a Dask or GPU mask): used where it lives
+        return _astype(cond, _dtype_of(like))
     if _foreign(like):
         return _B.like(np.asarray(cond, dtype=np.float64), like)
     return np.asarray(cond).astype(_dtype_of(like))
@@ -1174,6 +1176,8 @@ def _mask(cond: Any, like: Any) -> Any:
 
 def _where(cond: Any, x: Any, y: Any) -> Any:
     ref = x if _foreign(x) else y
+    if _foreign(cond):
+        return _np(cond).where(cond, x, y)
     if not _foreign(ref):
         return np.where(cond, x, y)
     xp = _B.namespace(ref)

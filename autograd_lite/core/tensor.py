@@ -865,7 +865,11 @@ def _other_array(data: Any, dtype: Any) -> Any:
         if dt != data.dtype:
             data = xp.astype(data, dt)
     if _B.library(data) == "torch" and data.requires_grad:
-        data = data.detach()  # torch's own graph is not ours: its numbers are our leaf's data
+        R._warn("Tensor(data)", "the torch tensor requires grad in torch's own autograd, which "
+                "autograd_lite does not follow: its values become a new leaf (detached) and torch's "
+                ".grad will not be filled", "pass x.detach() to silence this, and "
+                "Tensor(x, requires_grad=True) for a gradient from autograd_lite")
+        data = data.detach()
     if xp.isdtype(data.dtype, "complex floating"):
         raise _refused(f"Tensor(data): a complex array ({data.dtype}); Tensors hold real numbers")
     return data
@@ -1320,14 +1324,24 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
         >>> where(t > 0, t, 0.0).data
         array([0., 2.])
     """
-    c = np.asarray(_data(cond))
-    if c.dtype != np.bool_:
-        if c.dtype.kind not in "iuf":
-            raise TypeError(f"where: the condition must be a bool array, got dtype {c.dtype}")
-        c = c != 0
+    c = _data(cond)
+    if _B.is_array_of_library(c):  # kept where it lives (a Dask mask is not computed here)
+        xp = _B.namespace(c)
+        if not xp.isdtype(c.dtype, "bool"):
+            if not xp.isdtype(c.dtype, "numeric"):
+                raise TypeError(f"where: the condition must be a bool array, got dtype {c.dtype}")
+            c = c != 0
+    else:
+        c = np.asarray(c)
+        if c.dtype != np.bool_:
+            if c.dtype.kind not in "iuf":
+                raise TypeError(f"where: the condition must be a bool array, got dtype {c.dtype}")
+            c = c != 0
     a, b = _pair(x, y, "where")
+    if _B.is_array_of_library(c):
+        _B.check_same("where", (c, a.data, b.data))
     try:
-        np.broadcast_shapes(c.shape, a.shape, b.shape)
+        np.broadcast_shapes(_B.shape(c), a.shape, b.shape)
     except ValueError:
         raise ValueError(f"where: the condition {c.shape} and the branches {a.shape}, {b.shape} "
                          "do not broadcast") from None
