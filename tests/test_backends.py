@@ -320,3 +320,40 @@ def test_a_torch_tensor_requiring_grad_is_detached_with_a_warning() -> None:
         t = Tensor(x, requires_grad=True)
     (t * 3.0).sum().backward()
     assert x.grad is None and t.grad is not None
+
+
+@pytest.mark.parametrize("lib", ["torch", "dask"])
+def test_a_large_graph_is_drawn_from_summaries_made_where_the_arrays_live(
+        lib: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from autograd_lite import draw_graph
+
+    _lib(lib)
+    rng = np.random.default_rng(0)
+    Xn, y = rng.normal(size=(400, 30)), rng.integers(0, 3, 400)
+
+    def built(make: Any) -> Any:
+        model = MLP([30, 200, 3], seed=0)
+        for p in model.parameters():
+            p.data = make(p.data)
+        loss = cross_entropy(model(Tensor(make(Xn), label="X")), y)
+        loss.backward()
+        return loss
+
+    ref = draw_graph(built(lambda a: a)).source
+    loss = built(lambda a: B.to(a, lib, chunks=100) if lib == "dask" else B.to(a, lib))
+    copied: list[int] = []
+    real = B.to_numpy
+    monkeypatch.setattr(B, "to_numpy", lambda x: copied.append(B.size(x)) or real(x))
+    ours = draw_graph(loss).source
+    monkeypatch.undo()
+    assert copied and max(copied) <= 5000, "only small arrays and statistics may move to the host"
+    assert "summarized where it lives" in ours
+    boxes = [re.sub(r'tooltip="[^"]*"', "", s) for s in (ours, ref)]  # the pictures, not the tooltips
+    number = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+    assert re.sub(number, "#", boxes[0]) == re.sub(number, "#", boxes[1])
+    # the same numbers; a mean that is 0 in exact arithmetic (Σ of softmax - onehot) may read
+    # ±1e-21 depending on the library's summation order
+    np.testing.assert_allclose([float(v) for v in re.findall(number, boxes[0])],
+                               [float(v) for v in re.findall(number, boxes[1])], rtol=1e-3, atol=1e-15)

@@ -196,6 +196,21 @@ def summary(x: Any) -> tuple[float, float, int, int]:
     return lo, hi, int(n_nan), int(n_inf)
 
 
+def stats(x: Any) -> tuple[Any, ...]:
+    """(min, mean, max) over the finite entries and the nan and inf counts of an array of any
+    library, as that library's 0-d arrays (lazy ones stay lazy: compute them together)."""
+    xp = namespace(x)
+    fin = xp.isfinite(x)
+    n = xp.sum(xp.astype(fin, xp.int64))
+    zero = xp.zeros_like(x)
+    lo = xp.min(xp.where(fin, x, zero + math.inf))
+    hi = xp.max(xp.where(fin, x, zero - math.inf))
+    mean = xp.sum(xp.where(fin, x, zero)) / xp.astype(xp.maximum(n, xp.ones_like(n)), x.dtype)
+    nan = xp.sum(xp.astype(xp.isnan(x), xp.int64))
+    inf = xp.sum(xp.astype(xp.isinf(x), xp.int64))
+    return lo, mean, hi, nan, inf, n
+
+
 _LIBRARIES = {"numpy": "numpy", "np": "numpy", "torch": "torch", "cupy": "cupy", "dask": "dask",
               "jax": "jax", "array_api_strict": "array_api_strict"}
 

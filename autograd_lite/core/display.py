@@ -17,6 +17,25 @@ ALERT = "#cb181d"
 OP_COLOUR = "#fdd0a2"
 
 
+class Summary:
+    """What the renderer shows of a large array of another library (torch on a GPU, Dask): its
+    shape, dtype and a few statistics computed where the array lives; only these numbers are
+    moved to host memory (see `summarize`)."""
+
+    __slots__ = ("dtype", "hi", "inf", "library", "lo", "mean", "nan", "ndim", "shape", "size")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, library: str, lo: float, mean: float,
+                 hi: float, nan: int, inf: int) -> None:
+        self.shape, self.ndim, self.size = shape, len(shape), math.prod(shape)
+        self.dtype, self.library = dtype, library
+        self.lo, self.mean, self.hi, self.nan, self.inf = lo, mean, hi, nan, inf
+
+
+def is_array(x: Any) -> bool:
+    """An ndarray, or the `Summary` of another library's large array."""
+    return isinstance(x, np.ndarray | Summary)
+
+
 def _num(x: Any, digits: int) -> str:
     x = float(x)
     return f"{x + 0.0 if x == 0 else x:.{digits}g}"  # never "-0"
@@ -31,11 +50,15 @@ def _finite(x: Any) -> bool:
         return True
     if isinstance(x, float | int):
         return math.isfinite(x)
+    if isinstance(x, Summary):
+        return not (x.nan or x.inf)
     a = np.asarray(x)
     return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
 
 def _bad_kind(x: Any) -> str:
+    if isinstance(x, Summary):
+        return "nan" if x.nan else "inf"
     a = np.asarray(x, dtype=float)
     return "nan" if np.isnan(a).any() else "inf"
 
@@ -122,7 +145,7 @@ SMALL_COLS = 4
 TOOLTIP_ENTRIES = 5000  # tooltips print arrays whole up to this many entries
 
 
-def shape_text(a: np.ndarray) -> str:
+def shape_text(a: np.ndarray | Summary) -> str:
     """The shape of ``a`` as a label shows it; the dtype only when it is not float64.
 
     Example:
@@ -134,7 +157,7 @@ def shape_text(a: np.ndarray) -> str:
     return text if a.dtype == np.float64 else f"{text} {a.dtype}"
 
 
-def array_grid(a: np.ndarray, digits: int) -> list[list[str]] | None:
+def array_grid(a: np.ndarray | Summary, digits: int) -> list[list[str]] | None:
     """The entries of a small array as rows of text (a vector is one row), else None.
 
     Small: at most `SMALL_ENTRIES` entries, at most `SMALL_COLS` columns and at most 2 axes.
@@ -146,13 +169,15 @@ def array_grid(a: np.ndarray, digits: int) -> list[list[str]] | None:
         >>> array_grid(np.zeros((5, 5)), 4) is None
         True
     """
+    if isinstance(a, Summary):  # (a large array: never shown entry by entry)
+        return None
     if a.ndim == 0 or a.ndim > 2 or a.size == 0 or a.size > SMALL_ENTRIES or a.shape[-1] > SMALL_COLS:
         return None
     rows = a.reshape(1, -1) if a.ndim == 1 else a
     return [[_num(v, digits) for v in row] for row in rows]
 
 
-def array_stats(a: np.ndarray, digits: int) -> str:
+def array_stats(a: np.ndarray | Summary, digits: int) -> str:
     """min / mean / max over the finite entries of ``a`` (the summary of a large array).
 
     Example:
@@ -160,6 +185,10 @@ def array_stats(a: np.ndarray, digits: int) -> str:
         >>> array_stats(np.array([1.0, 2.0, np.nan, 6.0]), 3)
         'min 1  mean 3  max 6'
     """
+    if isinstance(a, Summary):
+        if a.lo != a.lo:
+            return "(no finite entries)"
+        return f"min {_num(a.lo, digits)}  mean {_num(a.mean, digits)}  max {_num(a.hi, digits)}"
     if a.size == 0:
         return "(empty)"
     with np.errstate(all="ignore"):
@@ -181,6 +210,9 @@ def full_text(x: Any) -> str:
         ('0.30000000000000004', '[[1., 2.],\\n [3., 4.]]')
     """
     x = _as_raw(x)
+    if isinstance(x, Summary):
+        return (f"({x.size:,} entries of a {x.library} array, summarized where it lives: "
+                f"{array_stats(x, 17)}, {x.nan} nan, {x.inf} inf)")
     if not isinstance(x, np.ndarray):
         return repr(float(x))
     body = np.array2string(x, threshold=TOOLTIP_ENTRIES, separator=", ", max_line_width=100,

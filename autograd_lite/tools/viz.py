@@ -37,6 +37,7 @@ import contextlib
 import copy
 import html
 import itertools
+import math
 import os
 import re
 import tempfile
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
 from ..core import backend as _B
 from ..core.display import (
     ALERT,
+    TOOLTIP_ENTRIES,
+    Summary,
     _as_raw,
     _bad_kind,
     _finite,
@@ -63,6 +66,7 @@ from ..core.display import (
     array_grid,
     array_stats,
     full_text,
+    is_array,
     shape_text,
     value_html,
 )
@@ -534,7 +538,7 @@ def _estimate(rows: Sequence[Sequence[_Cell | _Grid]]) -> tuple[float, float]:
 def _quantity_texts(x: Any, digits: int) -> list[str]:
     """The number texts of a data or grad row, in drawing order: a number, the entries of a
     small array, or "min … max …" and "mean …" for a large one (two short lines, not one long)."""
-    if not (isinstance(x, np.ndarray) and x.ndim):
+    if not (is_array(x) and x.ndim):
         return [_num(x, digits)]
     grid = array_grid(x, digits)
     if grid is not None:
@@ -553,7 +557,7 @@ def _quantity_rows(what: str, x: Any, texts: list[str]) -> list[_Row]:
     grad = what == "grad"
     colour = GRAD_COLOUR if grad else ""
     kind = "grad" if grad else ""
-    if not (isinstance(x, np.ndarray) and x.ndim):
+    if not (is_array(x) and x.ndim):
         return [[_Cell(what, colour=MUTED, size=SMALL_PT), _Cell(texts[0], kind, colour=colour)]]
     shape = _Cell(shape_text(x), colour=MUTED, size=SMALL_PT)
     if array_grid(x, 1) is None:  # large: two lines of statistics
@@ -1024,7 +1028,7 @@ class _Scene:
         else:
             lines = [f"{title}: " + ("parameter (leaf, requires grad)" if n.requires_grad
                                      else "input (leaf, no grad)")]
-        shape = f" {shape_text(n.data)}" if isinstance(n.data, np.ndarray) else ""
+        shape = f" {shape_text(n.data)}" if is_array(n.data) else ""
         lines += [f"data{shape}:", full_text(n.data)]
         g = self.grad_of(n)
         if g is not None and n.requires_grad:
@@ -1043,7 +1047,7 @@ class _Scene:
         head = key[-1][0] + (f" → {out.label}" if out is not None and out.label else "")
         rows: list[_Row] = [[_Cell(head, bold=True, span=2)]]
         if params:
-            names = ", ".join(f"{self.plan.title(p)} {shape_text(np.asarray(p.data))}" for p in params)
+            names = ", ".join(f"{self.plan.title(p)} {shape_text(_arr(p.data))}" for p in params)
             rows.append([_Cell("param", colour=MUTED, size=SMALL_PT), _Cell(names, size=SMALL_PT)])
         if out is not None and self.opts.show_data:
             rows += _quantity_rows("out", out.data, _quantity_texts(out.data, self.opts.digits))
@@ -1085,8 +1089,8 @@ class _Scene:
                 if whole:
                     lines.append(f"{title} {what}: {full_text(x)}")
                 else:
-                    lines.append(f"{title} {what} {shape_text(np.asarray(x))}: "
-                                 f"{array_stats(np.asarray(x), 6) if np.ndim(x) else _num(x, 6)}")
+                    lines.append(f"{title} {what} {shape_text(_arr(x))}: "
+                                 f"{array_stats(_arr(x), 6) if np.ndim(x) else _num(x, 6)}")
         return "\n".join(lines)
 
     # ---- edges ------------------------------------------------------------------------------
@@ -1320,7 +1324,7 @@ def draw_graph(root: Node | Iterable[Node], *, rankdir: str | None = None, show_
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1 (or None for all), got {max_nodes}")
     roots = _as_roots(root)
-    with _on_host(roots):
+    with _on_host(roots, whole=edge_grads):  # (edge gradients re-run the rules: whole arrays)
         return _draw(roots, rankdir, show_data, show_grad, show_rules, edge_grads, max_nodes, clusters,
                      collapse, legend, digits, title, fold_transpose)
 
@@ -1345,23 +1349,43 @@ def _draw(roots: list[Node], rankdir: str | None, show_data: bool, show_grad: bo
                  collapsed=plan.auto_collapsed)
 
 
+def _arr(x: Any) -> Any:
+    return x if is_array(x) else np.asarray(x)
+
+
+def _host_values(moved: list[Any], whole: bool) -> dict[int, Any]:
+    """Host stand-ins for arrays of another library: a numpy copy of each small one (up to
+    `TOOLTIP_ENTRIES` entries, or all with ``whole``), a `Summary` (shape, dtype, min/mean/max,
+    nan/inf counts, computed where the array lives) of each large one; one dask.compute in all."""
+    big = [x for x in moved if not whole and _B.size(x) > TOOLTIP_ENTRIES]
+    small = [x for x in moved if whole or _B.size(x) <= TOOLTIP_ENTRIES]
+    parts: list[Any] = [*small, *(s for x in big for s in _B.stats(x))]
+    if any(_B.is_lazy(p) for p in parts):
+        import dask
+
+        parts = list(dask.compute(*parts))
+    values = [_B.to_numpy(p) for p in parts]
+    host: dict[int, Any] = {id(x): v for x, v in zip(small, values)}
+    for k, x in enumerate(big):
+        lo, mean, hi, nan, inf, n = (values[len(small) + 6 * k + i] for i in range(6))
+        finite = int(n) > 0
+        host[id(x)] = Summary(_B.shape(x), np.dtype(str(x.dtype).split(".")[-1]), _B.library(x),
+                              float(lo) if finite else math.nan, float(mean) if finite else math.nan,
+                              float(hi) if finite else math.nan, int(nan), int(inf))
+    return host
+
+
 @contextlib.contextmanager
-def _on_host(roots: list[Node]) -> Any:
-    """Draw a graph of another library's arrays (torch, a GPU, Dask) from host copies of its data
-    and gradients, put in place for the drawing and taken back after it; a Dask graph is computed
-    once, by one ``dask.compute``. Numpy graphs pass through untouched."""
+def _on_host(roots: list[Node], whole: bool = True) -> Any:
+    """Draw (or check) a graph of another library's arrays (torch, a GPU, Dask) from host stand-ins
+    of its data and gradients (see `_host_values`; ``whole=False`` summarizes large arrays where
+    they live), put in place for the call and taken back after it. Numpy graphs pass through."""
     nodes = toposort(*roots)
     moved = [x for n in nodes for x in (n.data, n.grad) if _B.is_array_of_library(x)]
     if not moved:
         yield
         return
-    lazy = [x for x in moved if _B.is_lazy(x)]
-    host: dict[int, Any] = {}
-    if lazy:
-        import dask
-
-        host.update((id(x), np.asarray(v)) for x, v in zip(lazy, dask.compute(*lazy)))
-    host.update((id(x), _B.to_numpy(x)) for x in moved if id(x) not in host)
+    host = _host_values(moved, whole)
 
     def h(x: Any) -> Any:
         return tuple(map(h, x)) if type(x) is tuple else host.get(id(x), x)
