@@ -279,6 +279,16 @@ def sigmoid(x: Any) -> Any:
             return 1.0 / (1.0 + math.exp(-x))
         e = math.exp(x)
         return e / (1.0 + e)
+    if type(x) is np.ndarray and x.ndim and x.dtype.kind == "f":
+        # the same numbers, bit for bit: the numerator e^min(x, 0) is 1 or e^-|x| without a
+        # select (np.where is slow on mixed signs), in two buffers reused in place
+        num = np.minimum(x, 0.0)
+        np.exp(num, out=num)
+        d = np.abs(x)
+        np.negative(d, out=d)
+        np.exp(d, out=d)
+        d += 1.0
+        return np.divide(num, d, out=d)
     if _is_array(x) or _foreign(x):
         xn = np if type(x) is np.ndarray else _np(x)
         e = xn.exp(-xn.abs(x))
