@@ -6,6 +6,7 @@ import math
 import warnings
 
 import numpy as np
+import pytest
 
 from autograd_lite import Tensor, Value
 from autograd_lite.core import rules as R
@@ -37,3 +38,43 @@ def test_sigmoid_is_finite_with_zero_gradient_at_1000() -> None:
         warnings.simplefilter("error")
         t.sigmoid().sum().backward()
     assert np.array_equal(t.grad, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("bad,message", [(0.0, "are 0"), (-1.0, "are negative")])
+def test_log_still_names_zero_and_negative_inputs(bad: float, message: str) -> None:
+    with pytest.warns(RuntimeWarning, match=f"log: 1 input\\(s\\) {message}"):
+        Tensor([1.0, bad, 2.0]).log()
+
+
+def test_div_still_names_zero_divisors_even_when_broadcast() -> None:
+    with pytest.warns(RuntimeWarning, match="div: 1 input\\(s\\) are zero divisors"):
+        Tensor(np.ones((3, 2))) / Tensor([1.0, 0.0])
+
+
+def test_no_warning_for_finite_results_and_non_finite_inputs_stay_quiet() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Tensor([0.5, 2.0]).log()
+        Tensor([1.0, 2.0]) / Tensor([3.0, 4.0])
+        Tensor([math.inf, math.nan]).log()  # inf and nan in, as numpy: nothing new to report
+
+
+def test_div_gradient_is_the_plain_formula_and_warns_at_a_tiny_divisor() -> None:
+    rng = np.random.default_rng(3)
+    x, y, g = rng.normal(size=(3, 4)), rng.uniform(0.5, 2, size=4), rng.normal(size=(3, 4))
+    a, b = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
+    (a / b).backward(gradient=g)
+    assert np.array_equal(a.grad, g / y)
+    assert np.array_equal(b.grad, ((-g * (x / y)) / y).sum(axis=0))
+    b2 = Tensor([1e-200, 1.0], requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="div: the derivative is infinite"):
+        (Tensor([1.0, 1.0]) / b2).sum().backward()
+
+
+def test_is_finite_sees_inf_and_nan_behind_a_finite_looking_sum() -> None:
+    from autograd_lite.core.engine import is_finite
+
+    assert is_finite(np.array([1e308, 1e308]))  # the sum overflows: the exact test answers
+    assert not is_finite(np.array([1.0, math.inf, -math.inf]))
+    assert not is_finite(np.array([[1.0], [math.nan]]))
+    assert is_finite(np.zeros((0, 3)))
