@@ -65,7 +65,13 @@ def test_div_gradient_is_the_plain_formula_and_warns_at_a_tiny_divisor() -> None
     a, b = Tensor(x, requires_grad=True), Tensor(y, requires_grad=True)
     (a / b).backward(gradient=g)
     assert np.array_equal(a.grad, g / y)
-    assert np.array_equal(b.grad, ((-g * (x / y)) / y).sum(axis=0))
+    assert np.allclose(b.grad, ((-g * (x / y)) / y).sum(axis=0), rtol=1e-14, atol=0)
+    n = Tensor(4.0, requires_grad=True)  # 0-d: numpy hands back scalars, the plain formula runs
+    (Tensor(2.0) / n).backward()
+    assert n.grad == -2.0 / 16.0
+    ten = Tensor([10.0], requires_grad=True)  # g·ans = 1e309 overflows, the gradient does not
+    (Tensor([1e300]) / ten).backward(gradient=np.array([1e10]))
+    assert np.allclose(ten.grad, [-1e308], rtol=1e-14)
     b2 = Tensor([1e-200, 1.0], requires_grad=True)
     with pytest.warns(RuntimeWarning, match="div: the derivative is infinite"):
         (Tensor([1.0, 1.0]) / b2).sum().backward()

@@ -505,12 +505,22 @@ def _div(x: Any, y: Any) -> Any:
     return out
 
 
+def _div_vjp(g: Any, ans: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    if type(g) is np.ndarray and type(ans) is np.ndarray and type(y) is np.ndarray \
+            and g.dtype == ans.dtype == y.dtype and g.shape == ans.shape and ans.ndim:
+        gx = np.divide(g, y)
+        gy = np.multiply(gx, ans)  # -(g/y)·(x/y): one pass less than (-g·ans)/y, as accurate,
+        np.negative(gy, out=gy)  # and finite where only g·ans overflows
+        return (gx, gy)
+    return (quot(g, y), quot(-g * ans, y))
+
+
 _DIV_FIX = "the divisor is 0 or so small that 1/y² overflows; keep it away from 0 (add an epsilon)"
 
 DIV = defrule(
     "div", "x / y;  ∂/∂x = 1/y, ∂/∂y = -x/y²",
     forward=_div,
-    vjp=_guarded("div", _DIV_FIX, lambda g, ans, x, y: (quot(g, y), quot(-g * ans, y))),
+    vjp=_guarded("div", _DIV_FIX, _div_vjp),
     jvp=_guarded("div", _DIV_FIX, lambda t, ans, x, y: _plus(
         None if t[0] is None else quot(t[0], y), None if t[1] is None else quot(-t[1] * ans, y)),
         tangent=True),
