@@ -84,3 +84,26 @@ def test_is_finite_sees_inf_and_nan_behind_a_finite_looking_sum() -> None:
     assert not is_finite(np.array([1.0, math.inf, -math.inf]))
     assert not is_finite(np.array([[1.0], [math.nan]]))
     assert is_finite(np.zeros((0, 3)))
+
+
+def test_cross_entropy_hands_its_softmax_to_the_vjp_with_the_recomputed_numbers() -> None:
+    from autograd_lite import cross_entropy
+
+    rng = np.random.default_rng(5)
+    z1, z2 = rng.normal(size=(6, 3)) * 30, rng.normal(size=(6, 3))
+    y = rng.integers(0, 3, size=6)
+    want = R._softmax(z1) - np.eye(3)[y]
+    a, b = Tensor(z1, requires_grad=True), Tensor(z2, requires_grad=True)
+    la = cross_entropy(a, y, reduction="sum")
+    lb = cross_entropy(b, y, reduction="sum")  # the memo now holds b's softmax, not a's
+    la.backward(retain_graph=True)
+    assert np.array_equal(a.grad, want)
+    la.backward()  # a second, retained pass recomputes: the same numbers again
+    assert np.array_equal(a.grad, 2 * want)
+    lb.backward()
+    assert np.array_equal(b.grad, R._softmax(z2) - np.eye(3)[y])
+    big = Tensor([[1000.0, -1000.0], [np.inf, 0.0]], requires_grad=True)  # no memo past a non-finite max
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cross_entropy(big, [0, 1], reduction="sum").backward()
+    assert np.array_equal(big.grad[0], [0.0, 0.0])

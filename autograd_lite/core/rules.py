@@ -1097,7 +1097,27 @@ def _onehot(labels: Any, like: Any) -> Any:
     return _B.like(onehot, like) if _foreign(like) else onehot.astype(_dtype_of(like), copy=False)
 
 
+# softmax(z) of a small batch's forward, handed to its VJP instead of being recomputed there:
+# {id(z): (z, softmax)}, one entry, popped (atomically) by the first VJP that reads this very z;
+# any other VJP (a retained second pass, another z, nodes) recomputes. Same numbers either way.
+_SCE_MEMO: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_SCE_MEMO_MAX = 1 << 16  # elements: bounds what the memo keeps alive
+
+
 def _sce_forward(z: np.ndarray, *, labels: Any) -> Any:
+    if type(z) is np.ndarray and z.ndim == 2 and z.size <= _SCE_MEMO_MAX:
+        m = _max(z, axis=-1, keepdims=True)
+        if math.isfinite(m.sum()):  # (else _logsumexp's shift, and no memo)
+            e = np.subtract(z, m)
+            np.exp(e, out=e)
+            se = _add(e, axis=-1, keepdims=True)
+            lse = np.log(se)
+            lse += m
+            out = lse.reshape(-1) - z[_label_index(labels, 2)]
+            e /= se  # bit for bit _softmax(z): its max is m
+            _SCE_MEMO.clear()
+            _SCE_MEMO[id(z)] = (z, e)
+            return out
     return _logsumexp(z, -1) - _picked(z, labels)
 
 
@@ -1105,7 +1125,8 @@ def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any) -> tuple[Any]:
     """(softmax(z) - onehot(y)) g in one pass. softmax is recomputed max-shifted (exact to 1e-16
     at |z| = 1e4, where e^(z - (L + z_y)) would carry L's rounding)."""
     at = _label_index(labels, z.ndim)
-    s = softmax(z, -1)
+    memo = _SCE_MEMO.pop(id(z), None) if type(z) is np.ndarray else None
+    s = memo[1] if memo is not None and memo[0] is z else softmax(z, -1)
     if isinstance(s, np.ndarray):
         s[at] -= 1.0  # s is a fresh array: subtract the one-hot in place
     else:  # nodes (create_graph) or another library: a constant one-hot
