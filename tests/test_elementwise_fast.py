@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -107,3 +108,17 @@ def test_cross_entropy_hands_its_softmax_to_the_vjp_with_the_recomputed_numbers(
         warnings.simplefilter("ignore")
         cross_entropy(big, [0, 1], reduction="sum").backward()
     assert np.array_equal(big.grad[0], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (0, False), (-1, True), ((0, 2), False)])
+def test_mean_fast_path_is_numpys_mean_bit_for_bit(dtype: Any, axis: Any, keepdims: bool) -> None:
+    x = (np.random.default_rng(7).normal(size=(3, 5, 7)) * 100).astype(dtype)
+    ans = R.MEAN.forward(x, axis=axis, keepdims=keepdims)
+    want = x.mean(axis=axis, keepdims=keepdims)
+    assert np.asarray(ans).dtype == want.dtype and np.array_equal(ans, want)
+    g = np.random.default_rng(8).normal(size=np.shape(want)).astype(dtype)
+    (got,) = R.MEAN.vjp(g, ans, x, axis=axis, keepdims=keepdims)
+    assert got.dtype == dtype and np.array_equal(
+        got, R.expand_to(g, x.shape, axis, keepdims) * (1.0 / R._count(x.shape, axis)))
+    got[...] = 0  # a writable buffer of its own

@@ -916,11 +916,25 @@ def _count(shape: tuple[int, ...], axis: Any) -> int:
     return n
 
 
+def _mean_forward(x: Any, *, axis: Any = None, keepdims: bool = False) -> Any:
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.dtype.itemsize >= 4:
+        # what np.mean does (a sum, then / n) without its Python-level wrapper
+        reduce: Any = _add  # (numpy's overloads cannot type a keepdims known only at run time)
+        return np.true_divide(reduce(x, axis=axis, keepdims=keepdims), _count(x.shape, axis))
+    return _mean(x, axis, keepdims)
+
+
+def _mean_vjp(g: Any, ans: Any, x: Any, *, axis: Any = None, keepdims: bool = False) -> tuple[Any]:
+    k = 1.0 / _count(x.shape, axis)
+    if isinstance(g, np.ndarray):  # scale the small gradient, then broadcast: the same numbers
+        return (expand_to(g * k, x.shape, axis, keepdims),)
+    return (expand_to(g, x.shape, axis, keepdims) * k,)
+
+
 MEAN = defrule(
     "mean", "(1/n) Σ x over axis;  ∂/∂x = 1/n",
-    forward=lambda x, *, axis=None, keepdims=False: _mean(x, axis, keepdims),
-    vjp=lambda g, ans, x, *, axis=None, keepdims=False: (
-        expand_to(g, x.shape, axis, keepdims) * (1.0 / _count(x.shape, axis)),),
+    forward=_mean_forward,
+    vjp=_mean_vjp,
     jvp=lambda t, ans, x, *, axis=None, keepdims=False: _mean(t[0], axis, keepdims),
     nodes=_T,
     method="mean",
