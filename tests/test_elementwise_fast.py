@@ -122,3 +122,17 @@ def test_mean_fast_path_is_numpys_mean_bit_for_bit(dtype: Any, axis: Any, keepdi
     assert got.dtype == dtype and np.array_equal(
         got, R.expand_to(g, x.shape, axis, keepdims) * (1.0 / R._count(x.shape, axis)))
     got[...] = 0  # a writable buffer of its own
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.5, 1.0, 0.0, 2.0, -0.3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_leaky_relu_fast_paths_are_the_select_bit_for_bit(alpha: float, dtype: Any) -> None:
+    x = np.array(EDGES + list(np.random.default_rng(9).normal(size=30)), dtype=dtype)
+    g = np.random.default_rng(10).normal(size=x.shape).astype(dtype)
+    with np.errstate(all="ignore"):
+        want = np.where(x > 0, x, alpha * x)
+        got = R.LEAKY_RELU.forward(x, alpha=alpha)
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))  # -0.0 stays -0.0
+        (gx,) = R.LEAKY_RELU.vjp(g, got, x, alpha=alpha)
+    assert np.array_equal(gx, g * R.select(x > 0, 1.0, alpha, x), equal_nan=True)

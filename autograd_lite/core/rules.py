@@ -747,14 +747,22 @@ def _leaky_relu(x: Any, *, alpha: float) -> Any:
     if type(x) is float:
         return x if x > 0 else alpha * x
     if type(x) is np.ndarray:
+        if x.dtype.kind == "f" and 0 < alpha <= 1:
+            return np.maximum(x, alpha * x)  # the same numbers as the select (±0, ±inf, nan too)
         return np.where(x > 0, x, alpha * x)
     return _np(x).where(x > 0, x, alpha * x)
+
+
+def _leaky_relu_vjp(g: Any, ans: Any, x: Any, *, alpha: float) -> tuple[Any]:
+    if type(x) is np.ndarray and type(g) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape:
+        return (np.where(x > 0, g, alpha * g),)  # g·1 and g·alpha, without the factor array
+    return (g * select(raw(x) > 0, 1.0, alpha, raw(x)),)
 
 
 LEAKY_RELU = defrule(
     "leaky_relu", "LeakyReLU(x) = x if x > 0 else αx;  d/dx = 1{x > 0} + α 1{x ≤ 0}",
     forward=_leaky_relu,
-    vjp=lambda g, ans, x, *, alpha: (g * select(raw(x) > 0, 1.0, alpha, raw(x)),),
+    vjp=_leaky_relu_vjp,
     jvp=lambda t, ans, x, *, alpha: t[0] * select(raw(x) > 0, 1.0, alpha, raw(x)),
     method="leaky_relu", kink="zero", expr=("leaky_relu",),
 )
