@@ -136,3 +136,13 @@ def test_leaky_relu_fast_paths_are_the_select_bit_for_bit(alpha: float, dtype: A
         assert np.array_equal(np.signbit(got), np.signbit(want))  # -0.0 stays -0.0
         (gx,) = R.LEAKY_RELU.vjp(g, got, x, alpha=alpha)
     assert np.array_equal(gx, g * R.select(x > 0, 1.0, alpha, x), equal_nan=True)
+
+
+@pytest.mark.parametrize("labels,bad", [
+    ([0, 2, 1], "2"), ([0, -1, 1], "-1"),
+    (np.array([0, 2**63 + 5, 1], dtype=np.uint64), "9223372036854775813")])
+def test_label_range_check_in_one_pass_still_names_the_label(labels: Any, bad: str) -> None:
+    from autograd_lite import cross_entropy
+
+    with pytest.raises(ValueError, match=f"label {bad} is out of range for 2 classes"):
+        cross_entropy(Tensor(np.zeros((3, 2))), labels)
