@@ -146,3 +146,26 @@ def test_label_range_check_in_one_pass_still_names_the_label(labels: Any, bad: s
 
     with pytest.raises(ValueError, match=f"label {bad} is out of range for 2 classes"):
         cross_entropy(Tensor(np.zeros((3, 2))), labels)
+
+
+def test_cross_entropy_mean_folded_into_the_fused_op_is_the_separate_mean_bit_for_bit() -> None:
+    from autograd_lite import cross_entropy
+    from autograd_lite.core.engine import toposort
+
+    rng = np.random.default_rng(11)
+    z, y = rng.normal(size=(7, 4)) * 5, rng.integers(0, 4, size=7)
+    a, b = Tensor(z, requires_grad=True), Tensor(z, requires_grad=True)
+    fused, plain = cross_entropy(a, y), cross_entropy(b, y, reduction="none").mean()
+    assert [n.op for n in toposort(fused) if n.op] == ["softmax_cross_entropy"]
+    assert fused.item() == plain.item()
+    fused.backward()
+    plain.backward()
+    assert np.array_equal(a.grad, b.grad)
+    # second order (create_graph) through the folded mean: the same as through the two nodes
+    ga, gb = Tensor(z, requires_grad=True), Tensor(z, requires_grad=True)
+    for t, loss in ((ga, cross_entropy(ga, y)), (gb, cross_entropy(gb, y, reduction="none").mean())):
+        loss.backward(create_graph=True)
+        g1 = t.grad
+        t.grad = None
+        (g1 * g1).sum().backward()
+    assert np.allclose(ga.grad, gb.grad, rtol=1e-13, atol=1e-16)

@@ -1126,7 +1126,12 @@ _SCE_MEMO: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 _SCE_MEMO_MAX = 1 << 16  # elements: bounds what the memo keeps alive
 
 
-def _sce_forward(z: np.ndarray, *, labels: Any) -> Any:
+def _sce_forward(z: np.ndarray, *, labels: Any, mean: bool = False) -> Any:
+    out = _sce_rows(z, labels)
+    return _mean_forward(out) if mean else out  # mean: the batch's mean folded in (one node, not two)
+
+
+def _sce_rows(z: np.ndarray, labels: Any) -> Any:
     if type(z) is np.ndarray and z.ndim == 2 and z.size <= _SCE_MEMO_MAX:
         # a row max over a few classes runs ~3x faster on a column-major copy (same maximum)
         m = _max(np.asfortranarray(z) if z.shape[1] <= 16 else z, axis=-1, keepdims=True)
@@ -1144,9 +1149,10 @@ def _sce_forward(z: np.ndarray, *, labels: Any) -> Any:
     return _logsumexp(z, -1) - _picked(z, labels)
 
 
-def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any) -> tuple[Any]:
-    """(softmax(z) - onehot(y)) g in one pass. softmax is recomputed max-shifted (exact to 1e-16
-    at |z| = 1e4, where e^(z - (L + z_y)) would carry L's rounding)."""
+def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any, mean: bool = False) -> tuple[Any]:
+    """(softmax(z) - onehot(y)) g in one pass (g / n for each row with ``mean``). softmax is
+    recomputed max-shifted (exact to 1e-16 at |z| = 1e4, where e^(z - (L + z_y)) would carry L's
+    rounding)."""
     at = _label_index(labels, z.ndim)
     memo = _SCE_MEMO.pop(id(z), None) if type(z) is np.ndarray else None
     s = memo[1] if memo is not None and memo[0] is z else softmax(z, -1)
@@ -1154,15 +1160,17 @@ def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any) -> tuple[Any]:
         s[at] -= 1.0  # s is a fresh array: subtract the one-hot in place
     else:  # nodes (create_graph) or another library: a constant one-hot
         s = s - _onehot(labels, raw(z))
-    g = _reshape(g, tuple(g.shape) + (1,))
-    if isinstance(s, np.ndarray) and isinstance(g, np.ndarray) and g.dtype == s.dtype:
+    # the mean's VJP hands each row g·(1/n): the same numbers as the separate mean node
+    g = g * (1.0 / z.shape[0]) if mean else _reshape(g, tuple(g.shape) + (1,))
+    if isinstance(s, np.ndarray) and isinstance(g, np.ndarray | np.generic) and g.dtype == s.dtype:
         s *= g  # still our fresh array: scale it in place
         return (s,)
     return (s * g,)
 
 
-def _sce_jvp(t: Any, ans: Any, z: Any, *, labels: Any) -> Any:
-    return _sum(t[0] * softmax(z, -1), -1) - _picked(t[0], labels)
+def _sce_jvp(t: Any, ans: Any, z: Any, *, labels: Any, mean: bool = False) -> Any:
+    rows = _sum(t[0] * softmax(z, -1), -1) - _picked(t[0], labels)
+    return _mean(rows) if mean else rows
 
 
 SOFTMAX_CROSS_ENTROPY = defrule(
