@@ -103,6 +103,9 @@ def test_cross_entropy_hands_its_softmax_to_the_vjp_with_the_recomputed_numbers(
     assert np.array_equal(a.grad, 2 * want)
     lb.backward()
     assert np.array_equal(b.grad, R._softmax(z2) - np.eye(3)[y])
+    f = Tensor(np.asfortranarray(z1), requires_grad=True)  # column-major logits: the same
+    cross_entropy(f, y, reduction="sum").backward()
+    assert np.array_equal(f.grad, want)
     big = Tensor([[1000.0, -1000.0], [np.inf, 0.0]], requires_grad=True)  # no memo past a non-finite max
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1122,7 +1122,7 @@ def _onehot(labels: Any, like: Any) -> Any:
 # softmax(z) of a small batch's forward, handed to its VJP instead of being recomputed there:
 # {id(z): (z, softmax)}, one entry, popped (atomically) by the first VJP that reads this very z;
 # any other VJP (a retained second pass, another z, nodes) recomputes. Same numbers either way.
-_SCE_MEMO: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_SCE_MEMO: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 _SCE_MEMO_MAX = 1 << 16  # elements: bounds what the memo keeps alive
 
 
@@ -1136,15 +1136,17 @@ def _sce_rows(z: np.ndarray, labels: Any) -> Any:
         # a row max over a few classes runs ~3x faster on a column-major copy (same maximum)
         m = _max(np.asfortranarray(z) if z.shape[1] <= 16 else z, axis=-1, keepdims=True)
         if math.isfinite(_add(m, axis=None)):  # (else _logsumexp's shift, and no memo)
-            e = np.subtract(z, m)
+            e = np.subtract(z, m, order="C")  # C order: the VJP writes through its flat view
             np.exp(e, out=e)
             se = _add(e, axis=-1, keepdims=True)
             lse = np.log(se)
             lse += m
-            out = lse.reshape(-1) - z[_label_index(labels, 2)]
+            n, k = z.shape
+            flat = np.arange(0, n * k, k) + labels  # o_y's positions in the flattened rows
+            out = lse.reshape(-1) - z.reshape(-1)[flat]  # (flat indexing: ~3x cheaper than pairs)
             e /= se  # bit for bit _softmax(z): its max is m
             _SCE_MEMO.clear()
-            _SCE_MEMO[id(z)] = (z, e)
+            _SCE_MEMO[id(z)] = (z, e, flat)
             return out
     return _logsumexp(z, -1) - _picked(z, labels)
 
@@ -1153,13 +1155,16 @@ def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any, mean: bool = False) -> tu
     """(softmax(z) - onehot(y)) g in one pass (g / n for each row with ``mean``). softmax is
     recomputed max-shifted (exact to 1e-16 at |z| = 1e4, where e^(z - (L + z_y)) would carry L's
     rounding)."""
-    at = _label_index(labels, z.ndim)
     memo = _SCE_MEMO.pop(id(z), None) if type(z) is np.ndarray else None
-    s = memo[1] if memo is not None and memo[0] is z else softmax(z, -1)
-    if isinstance(s, np.ndarray):
-        s[at] -= 1.0  # s is a fresh array: subtract the one-hot in place
-    else:  # nodes (create_graph) or another library: a constant one-hot
-        s = s - _onehot(labels, raw(z))
+    if memo is not None and memo[0] is z:  # the forward's own contiguous softmax, and o_y's places
+        s = memo[1]
+        s.reshape(-1)[memo[2]] -= 1.0
+    else:
+        s = softmax(z, -1)
+        if isinstance(s, np.ndarray):
+            s[_label_index(labels, z.ndim)] -= 1.0  # s is a fresh array: the one-hot off in place
+        else:  # nodes (create_graph) or another library: a constant one-hot
+            s = s - _onehot(labels, raw(z))
     # the mean's VJP hands each row g·(1/n): the same numbers as the separate mean node
     g = g * (1.0 / z.shape[0]) if mean else _reshape(g, tuple(g.shape) + (1,))
     if isinstance(s, np.ndarray) and isinstance(g, np.ndarray | np.generic) and g.dtype == s.dtype:
