@@ -83,14 +83,12 @@ def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
     elif y.shape != (n,):
         raise ValueError(f"{op}: logits have a batch of {n} examples (shape ({n}, {m})) but labels have "
                          f"shape {y.shape}; pass one label per example, shape ({n},)")
-    out = y.astype(np.int64)  # a copy: the graph keeps these labels whatever the caller does later
-    # one pass: negative labels read as unsigned are >= 2^63, so ">= m" catches both ends
-    if out.size and np.count_nonzero(out.view(np.uint64) >= m):
+    if y.size and (y.min() < 0 or y.max() >= m):
         bad = y[(y < 0) | (y >= m)].ravel()[0]
         hint = " (classes numbered 1..m? pass y - 1)" if int(bad) == m else ""
         raise ValueError(f"{op}: label {int(bad)} is out of range for {m} classes; labels must be in "
                          f"0..{m - 1}{hint}")
-    return out
+    return y.astype(np.int64)
 
 
 def _reduce(per_example: Any, reduction: str, op: str) -> Any:
