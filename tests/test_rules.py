@@ -97,6 +97,7 @@ EXTRA: list[tuple[str, tuple[tuple[int, ...], ...], dict]] = [
     ("logsumexp", ((2, 3),), {"axis": None, "keepdims": False}),
     ("logsumexp", ((2, 3, 4),), {"axis": (0, 2), "keepdims": True}),
     ("softmax_cross_entropy", ((5,),), {"labels": np.array(3)}),
+    ("softmax_cross_entropy", ((4, 3),), {"labels": np.array([2, 0, 1, 2]), "mean": True}),
     ("pow", ((3,),), {"exponent": -1.0}),
     ("pow", ((3,),), {"exponent": 3.0}),
     ("clip", ((2, 3),), {"low": None, "high": 0.5}),

@@ -28,6 +28,7 @@ import gc
 import heapq
 import itertools
 import linecache
+import math
 import operator
 import os
 import sys
@@ -424,6 +425,12 @@ def is_finite(x: Any) -> bool:
         return x - x == 0  # False for inf and nan
     if x is None or isinstance(x, int):
         return True
+    if type(x) is np.ndarray and x.dtype.kind == "f" and x.size:
+        # one reduction, no mask: a finite sum means every element is (an overflow falls through)
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.add.reduce(x, axis=None)
+        if math.isfinite(total):
+            return True
     if not isinstance(x, np.ndarray | np.generic | list | tuple):  # another array library
         if _backend.is_lazy(x) or not _backend.is_float(x):
             return True  # a lazy array is checked when it is computed (`autograd_lite.compute`)

@@ -170,6 +170,8 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Any:
             raise ValueError(f"cross_entropy: logits must have shape (n, m) or (m,), got {z.shape}")
         y = _check_labels(labels, None if z.ndim == 1 else z.shape[0], z.shape[-1], "cross_entropy")
         # one fused op: logsumexp(o) - o_y forward, softmax(o) - onehot(y) back (the seeds' formula)
+        if z.ndim == 2 and reduction == "mean" and z.shape[0]:  # the mean inside the fused op
+            return Tensor._apply(SOFTMAX_CROSS_ENTROPY, (z,), {"labels": y, "mean": True})
         per_example = Tensor._apply(SOFTMAX_CROSS_ENTROPY, (z,), {"labels": y})
         return per_example if z.ndim == 1 else _reduce(per_example, reduction, "cross_entropy")
 
