@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_same", "device", "is_lazy", "library", "namespace", "to", "to_numpy"]
+__all__ = ["check_same", "device", "is_lazy", "library", "namespace", "names", "stats", "to", "to_numpy"]
 
 _ndarray = np.ndarray
 _NAMESPACES: dict[type, Any] = {}
@@ -34,11 +34,6 @@ def _compat() -> Any:
             "a Tensor of a non-numpy array library needs the array-api-compat package: "
             "pip install 'autograd_lite[backends]' (or pip install array-api-compat)") from None
     return array_api_compat
-
-
-def is_numpy(x: Any) -> bool:
-    """True for numpy arrays and numpy scalars (the fast path)."""
-    return isinstance(x, _ndarray | np.generic)
 
 
 def namespace(x: Any) -> Any:
@@ -57,7 +52,8 @@ def namespace(x: Any) -> Any:
             ns = _compat().array_namespace(x)
         except TypeError:
             raise TypeError(f"{t.__module__}.{t.__name__} is not an array of a library autograd_lite "
-                            "knows (numpy, torch, cupy, dask, jax or any array-API library)") from None
+                            "knows (numpy, torch, cupy, dask, jax or any array-API library); "
+                            "convert it first, e.g. np.asarray(x)") from None
         _NAMESPACES[t] = ns
     return ns
 
@@ -95,9 +91,9 @@ def _where(x: Any) -> str:
 
 
 def check_same(op: str, datas: Any) -> None:
-    """Refuse inputs from two libraries or two devices, naming both and the fix. Numpy arrays and
-    Python numbers go with any library (they are constants moved to it); Dask arrays of numpy
-    chunks go with numpy arrays (Dask wraps them)."""
+    """Refuse inputs from two libraries or two devices, naming both and the fix. Python numbers go
+    with any library; numpy arrays go with Dask (which wraps them) and with nothing else (plain
+    numpy constants are moved to the other library before this, by the Tensor layer)."""
     arrays = [d for d in datas if not isinstance(d, np.generic | float | int)]
     lazy = any(is_lazy(d) for d in arrays)
     first = None
@@ -172,28 +168,6 @@ def to_numpy(x: Any) -> np.ndarray:
         return np.asarray(x)
     except (TypeError, ValueError, RuntimeError):
         return np.from_dlpack(x)
-
-
-def summary(x: Any) -> tuple[float, float, int, int]:
-    """(min, max, nan count, inf count) of an array, computed where it lives: only four numbers
-    move to host memory (the renderer and check_grad use this on every library)."""
-    if isinstance(x, _ndarray):
-        with np.errstate(all="ignore"):
-            ok = ~np.isnan(x)
-            lo = float(np.min(x[ok])) if ok.any() else math.nan
-            hi = float(np.max(x[ok])) if ok.any() else math.nan
-        return lo, hi, int(np.isnan(x).sum()), int(np.isinf(x).sum())
-    xp = namespace(x)
-    nan = xp.isnan(x)
-    clean = xp.where(nan, xp.zeros_like(x), x)
-    vals = (xp.min(clean), xp.max(clean), xp.sum(xp.astype(nan, xp.int64)),
-            xp.sum(xp.astype(xp.isinf(x), xp.int64)))
-    if is_lazy(x):
-        import dask
-
-        vals = dask.compute(*vals)
-    lo, hi, n_nan, n_inf = (float(to_numpy(v)) for v in vals)
-    return lo, hi, int(n_nan), int(n_inf)
 
 
 def stats(x: Any) -> tuple[Any, ...]:
@@ -295,17 +269,11 @@ class NumpyNames:
     def true_divide(self, a: Any, b: Any) -> Any:
         return a / b
 
-    def matmul(self, a: Any, b: Any) -> Any:
-        return self.xp.matmul(a, b)
-
     def concatenate(self, xs: Any, axis: int = 0) -> Any:
         return self.xp.concat(list(xs), axis=axis)
 
     def stack(self, xs: Any, axis: int = 0) -> Any:
         return self.xp.stack(list(xs), axis=axis)
-
-    def clip(self, x: Any, low: Any, high: Any) -> Any:
-        return self.xp.clip(x, low, high)
 
     def var(self, x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
         return self.xp.var(x, axis=axis, keepdims=keepdims, correction=ddof)
@@ -314,15 +282,6 @@ class NumpyNames:
         for a in sorted(axes) if isinstance(axes, tuple) else (axes,):
             x = self.xp.expand_dims(x, axis=a)
         return x
-
-    def round(self, x: Any) -> Any:
-        return self.xp.round(x)
-
-    def broadcast_to(self, x: Any, shape: Any) -> Any:
-        return self.xp.broadcast_to(x, tuple(shape))
-
-    def any(self, x: Any) -> bool:
-        return any_true(x)
 
 
 _NAMES: dict[Any, NumpyNames] = {}

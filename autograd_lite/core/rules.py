@@ -141,15 +141,6 @@ def _is_array(x: Any) -> bool:
     return isinstance(x, np.ndarray | np.generic)
 
 
-def _all_finite(out: Any) -> bool:
-    """One reduction instead of a mask: a float array's sum is finite only if every element is
-    (an overflowing sum is a false alarm, and the caller then builds its precise masks)."""
-    if type(out) is not np.ndarray or out.dtype.kind != "f" or not out.size:
-        return False
-    with np.errstate(over="ignore", invalid="ignore"):
-        return math.isfinite(np.add.reduce(out, axis=None))
-
-
 def _array_warn(op: str, bad: Any, what: str, fix: str) -> None:
     if type(bad) is np.ndarray or isinstance(bad, np.generic | bool):
         if np.any(bad):
@@ -233,7 +224,7 @@ def log(x: Any) -> Any:
     if _is_array(x) or _foreign(x):
         with np.errstate(divide="ignore", invalid="ignore"):
             out = (np if type(x) is np.ndarray else _np(x)).log(x)
-        if _all_finite(out):  # no 0 (-inf) and no negative (nan) input: nothing to report
+        if is_finite(out):  # no 0 (-inf) and no negative (nan) input: nothing to report
             return out
         _array_warn("log", x == 0, "are 0 (log = -inf)", "add a small epsilon, or use a fused op "
                     "(log_softmax, log_sigmoid, cross_entropy)")
@@ -498,7 +489,7 @@ def _div(x: Any, y: Any) -> Any:
         return x / y
     with np.errstate(divide="ignore", invalid="ignore"):
         out = x / y if _foreign(x) or _foreign(y) else np.true_divide(x, y)
-    if _all_finite(out):  # a zero divisor would give ±inf or nan somewhere in a non-empty out
+    if is_finite(out):  # a zero divisor would give ±inf or nan somewhere in out
         return out
     _array_warn("div", (y == 0) if _foreign(y) else np.asarray(y) == 0,
                 "are zero divisors (result inf or nan)", "check the divisor")
