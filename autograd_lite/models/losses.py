@@ -70,6 +70,9 @@ def _as_tensor(x: Any, op: str, what: str) -> Tensor:
     return Tensor(arr.astype(np.float64))
 
 
+_lowest, _highest = np.minimum.reduce, np.maximum.reduce  # y.min(), y.max() without the wrapper
+
+
 def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
     """Validate class indices: integer dtype, shape (n,) (or a scalar for one example), 0 <= y < m."""
     y = np.asarray(labels.data if isinstance(labels, Node) else labels)
@@ -83,7 +86,7 @@ def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
     elif y.shape != (n,):
         raise ValueError(f"{op}: logits have a batch of {n} examples (shape ({n}, {m})) but labels have "
                          f"shape {y.shape}; pass one label per example, shape ({n},)")
-    if y.size and (y.min() < 0 or y.max() >= m):
+    if y.size and (_lowest(y, axis=None) < 0 or _highest(y, axis=None) >= m):
         bad = y[(y < 0) | (y >= m)].ravel()[0]
         hint = " (classes numbered 1..m? pass y - 1)" if int(bad) == m else ""
         raise ValueError(f"{op}: label {int(bad)} is out of range for {m} classes; labels must be in "
