@@ -16,6 +16,7 @@ from autograd_lite.optim import SGD, Adam
 from autograd_lite.train import (
     DivergenceWarning,
     History,
+    TrainingStoppedWarning,
     accuracy,
     fit,
     outputs,
@@ -297,3 +298,55 @@ def test_plot_as_a_cells_last_value_is_shown_once(tmp_path: Path, monkeypatch: p
     plt.close(window)
     saved = h.plot(tmp_path / "loss.svg")
     assert (tmp_path / "loss.svg").read_text().lstrip().startswith("<?xml") and saved is not None
+
+
+class _Recording(Adam):
+    """Adam that keeps a deep copy of its state before each step, and can be interrupted (Ctrl-C)
+    after updating ``stop_after`` parameters of step ``stop_at``."""
+
+    def __init__(self, *args: Any, stop_at: int = 0, stop_after: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before: list[dict[str, Any]] = []
+        self.stop_at, self.stop_after = stop_at, stop_after
+
+    def step(self) -> None:
+        self.before.append({k: [np.copy(x) for x in v] if isinstance(v, list) else v
+                            for k, v in self._snapshot().items()})
+        super().step()
+
+    def _update(self, i: int, p: Any, g: Any) -> None:
+        if self.steps + 1 == self.stop_at and i == self.stop_after:
+            raise KeyboardInterrupt
+        super()._update(i, p, g)
+
+
+def _same_state(opt: _Recording, want: dict[str, Any]) -> None:
+    for k, v in want.items():
+        got = getattr(opt, k)
+        if isinstance(v, list):
+            assert len(got) == len(v) and all(np.array_equal(a, b) for a, b in zip(got, v)), k
+        else:
+            assert got == v, k
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_undone_step_puts_the_optimizer_state_back_with_the_parameters() -> None:
+    X, y = make_moons(30, seed=0)
+    model = MLP([2, 4, 2], seed=0)
+    opt = _Recording(model.parameters(), lr=0.01, schedule=lambda t, lr: lr if t < 3 else 1e300)
+    with pytest.warns(DivergenceWarning):
+        h = fit(model, X, y, optimizer=opt, epochs=50, progress=False)
+    assert h.stopped == "diverged" and len(opt.before) == 4  # the fourth update diverged
+    _same_state(opt, opt.before[-1])  # moments, step counts and lr of before the undone update
+    assert opt.steps == len(opt.before) - 1
+
+    model = MLP([2, 4, 2], seed=0)
+    opt = _Recording(model.parameters(), lr=0.01, stop_at=3, stop_after=2)  # Ctrl-C mid-update
+    with pytest.warns(TrainingStoppedWarning, match="interrupted"):
+        h = fit(model, X, y, optimizer=opt, epochs=10, progress=False)
+    assert h.stopped == "interrupted" and len(h) == 2 and opt.steps == 2
+    _same_state(opt, opt.before[-1])
+    ref = MLP([2, 4, 2], seed=0)
+    fit(ref, X, y, optimizer=Adam(ref.parameters(), lr=0.01), epochs=2, progress=False)
+    for k, v in model.state_dict().items():  # the model of its last full step
+        np.testing.assert_array_equal(v, ref.state_dict()[k])

@@ -51,6 +51,8 @@ class Optimizer:
         (0.5, 0)
     """
 
+    _state: tuple[str, ...] = ("lr", "steps")  # what step() changes (subclasses add their buffers)
+
     def __init__(self, params: Any, lr: float, schedule: Schedule | None = None) -> None:
         if hasattr(params, "parameters"):
             params = params.parameters()
@@ -107,6 +109,25 @@ class Optimizer:
     def _update(self, i: int, p: Node, g: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _snapshot(self) -> dict[str, Any]:
+        """What `step()` changes besides the parameters (step count, learning rate, the buffers of
+        each parameter: the names in ``_state``), for `_put_back`: `fit` undoes a step with it and
+        the parameters together. The optimizers here replace a buffer at each step, never change
+        one in place, so copying the lists is a whole snapshot."""
+        return {k: list(v) if isinstance(v, list) else v for k in self._state for v in (getattr(self, k),)}
+
+    def _put_back(self, snapshot: dict[str, Any]) -> None:
+        """Return to a `_snapshot` (a step undone).
+
+        Example:
+            >>> from autograd_lite import Value
+            >>> w = Value(1.0); opt = Adam([w], lr=0.1); before = opt._snapshot()
+            >>> (w * w).backward(); opt.step(); opt._put_back(before); opt.t, opt.m, opt.steps
+            ([0], [0.0], 0)
+        """
+        for k, v in snapshot.items():
+            setattr(self, k, list(v) if isinstance(v, list) else v)
+
     @staticmethod
     def _sub(p: Node, delta: Any) -> None:
         """p.data -= delta: in place for arrays, a new float for Values."""
@@ -135,6 +156,8 @@ class SGD(Optimizer):
         >>> round(w.data, 6)        # 1 - 0.2 = 0.8; v = 0.9*2 + 1.6 = 3.4; 0.8 - 0.34
         0.46
     """
+
+    _state = (*Optimizer._state, "velocity")
 
     def __init__(self, params: Any, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
                  schedule: Schedule | None = None) -> None:
@@ -172,6 +195,8 @@ class Adam(Optimizer):
         >>> (w * w).backward(); opt.step(); round(w.data, 6)   # the first step moves by ~lr
         0.9
     """
+
+    _state = (*Optimizer._state, "m", "v", "t")
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, schedule: Schedule | None = None) -> None:

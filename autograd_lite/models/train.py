@@ -601,6 +601,7 @@ class _Run:
         self.regularizer, self.predict = regularizer, predict
         self.params: list[Node] = list(optimizer.params)
         self.saved: list[Any] | None = None  # the parameters before the last update (finite loss)
+        self.opt_saved: dict[str, Any] | None = None  # the optimizer's state then
         self.updating = False
         self.where = ""
         # the library's modules compute the same in train and eval mode: no switching needed, and in
@@ -635,6 +636,8 @@ class _Run:
     def _update(self) -> None:
         """The optimizer's step, the parameters before it saved (a diverging loss restores them)."""
         self.saved = [p.data.copy() if isinstance(p.data, np.ndarray) else p.data for p in self.params]
+        snapshot = getattr(self.optimizer, "_snapshot", None)  # (an optimizer of the user's may have none)
+        self.opt_saved = snapshot() if snapshot is not None else None
         self.updating = True
         self.optimizer.step()
         self.updating = False
@@ -666,6 +669,8 @@ class _Run:
                 p.data[...] = v
             else:
                 p.data = v
+        if self.opt_saved is not None:  # the optimizer's moments and step count go back with them
+            self.optimizer._put_back(self.opt_saved)
         self.updating = False
         return True
 
@@ -700,9 +705,9 @@ class _Run:
                     "(scale the inputs) or labels the loss does not expect. The model was not changed.")
         now = f" (now {lr:g})" if isinstance(lr, float | int) else ""
         return (f"fit: the loss became {value} at {self.where}; training diverged and stopped. The "
-                f"parameters were restored to their last finite values (before the last update) and "
-                f"the History keeps the {epochs_done} finished epoch(s). Fix: lower the learning rate"
-                f"{now} or scale the inputs.")
+                f"parameters were restored to their last finite values (before the last update; the "
+                f"optimizer's state too) and the History keeps the {epochs_done} finished epoch(s). "
+                f"Fix: lower the learning rate{now} or scale the inputs.")
 
 
 def _plain(model: Any) -> bool:
