@@ -1,4 +1,4 @@
-"""One training step of the seeds' one-hidden-layer MLP: autograd_lite vs hand-written numpy vs PyTorch.
+"""One training step of the seeds' one-hidden-layer MLP: autograd_lite vs hand-written numpy, PyTorch and JAX.
 
 The network of the course (hw3, part 2): h^a = W1 x + b1, h^s = leaky_relu(h^a), o^a = W2 h^s + b2,
 o^s = softmax(o^a), L = -log o^s_y, averaged over a mini-batch. One step = forward, softmax
@@ -11,12 +11,14 @@ cross-entropy, backward, SGD update. Four engines run the same step from the sam
 * ``numpy``: the step written by hand with the seeds' derived gradients (dL/do^a = softmax(o^a) -
   onehot(y), dL/dW2 = g_o^T h^s, dL/dh^a = g_o W2 * leaky_relu'(h^a), ...): the floor to beat.
 * ``torch``: PyTorch CPU autograd with F.cross_entropy (only if torch is importable).
+* ``jax``: the step under one ``jax.jit`` (value_and_grad and the update), float64 (only if jax is
+  importable).
 
 Each engine runs in its own process; runs alternate between engines; each run times every step
 of ``--steps`` consecutive steps after a short warm-up, garbage collector on. The medians and the
 ratios are printed, with the targets of issue 17 (large: eager and compiled within 1.05x of numpy;
-small: eager within 2x and compiled within 1.5x of numpy, both faster than PyTorch). The engines'
-losses after the run are compared as a check.
+small: eager within 2x and compiled within 1.5x of numpy, both faster than PyTorch and JAX). The
+engines' losses after the run are compared as a check.
 
 Usage:
     python benchmarks/bench_tensor_mlp.py            # full run (~1 minute)
@@ -160,8 +162,37 @@ def torch_engine(p: dict[str, np.ndarray]) -> Any:
     return step
 
 
+def jax_engine(p: dict[str, np.ndarray]) -> Any:
+    """JAX: the whole step (loss, gradients by `jax.value_and_grad`, SGD) under one `jax.jit`, in
+    float64 like the other engines."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    X, Y = jnp.asarray(p["x"]), jnp.asarray(p["y"])
+    params = tuple(jnp.asarray(p[k]) for k in ("W1", "b1", "W2", "b2"))
+
+    def loss_fn(ps: Any) -> Any:
+        W1, b1, W2, b2 = ps
+        hs = jax.nn.leaky_relu(X @ W1.T + b1, ALPHA)
+        oa = hs @ W2.T + b2
+        return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(oa), Y[:, None], axis=1))
+
+    @jax.jit
+    def update(ps: Any) -> Any:
+        loss, grads = jax.value_and_grad(loss_fn)(ps)
+        return loss, tuple(q - LR * g for q, g in zip(ps, grads))
+
+    def step() -> float:
+        nonlocal params
+        loss, params = update(params)
+        return float(loss)  # waits for the result, as the other engines' float(loss) does
+
+    return step
+
+
 ENGINES = {"autograd_lite": autograd_lite_engine, "compiled": compiled_engine, "numpy": numpy_engine,
-           "torch": torch_engine}
+           "torch": torch_engine, "jax": jax_engine}
 
 
 def child(engine: str, config: str, steps: int, warmup: int) -> None:
@@ -180,9 +211,9 @@ def child(engine: str, config: str, steps: int, warmup: int) -> None:
     print(json.dumps({"times": times, "losses": losses}))
 
 
-def torch_available() -> bool:
+def importable(name: str) -> bool:
     try:
-        import torch  # noqa: F401
+        __import__(name)
     except ImportError:
         return False
     return True
@@ -203,10 +234,11 @@ def main() -> None:
         child(args.child[0], args.child[1], args.steps, args.warmup)
         return
     engines = ["autograd_lite", "compiled", "numpy"]
-    if torch_available():
-        engines.append("torch")
-    else:
-        print("torch is not importable: comparing autograd_lite with numpy only")
+    for peer in ("torch", "jax"):
+        if importable(peer):
+            engines.append(peer)
+        else:
+            print(f"{peer} is not importable: no {peer} column")
     for config in args.configs.split(","):
         d, dh, m, batch, target = CONFIGS[config]
         runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
@@ -226,12 +258,13 @@ def main() -> None:
             ratio = med[e] / med["numpy"]
             verdict = "meets" if ratio <= goal else "MISSES"
             print(f"  {e} / numpy = {ratio:.2f}x  ({verdict} the target <= {goal}x)")
-            if "torch" in med:
-                tr = med[e] / med["torch"]
-                line = f"  {e} / torch = {tr:.2f}x"
-                if config == "small":
-                    line += f"  ({'meets' if tr < 1 else 'MISSES'} the target < 1x)"
-                print(line)
+            for peer in ("torch", "jax"):
+                if peer in med:
+                    tr = med[e] / med[peer]
+                    line = f"  {e} / {peer} = {tr:.2f}x"
+                    if config == "small":
+                        line += f"  ({'meets' if tr < 1 else 'MISSES'} the target < 1x)"
+                    print(line)
         final = {e: rs[0]["losses"][-1] for e, rs in runs.items()}
         same = all(np.isclose(v, final["numpy"], rtol=1e-6) for v in final.values())
         print(f"  same loss after {args.warmup + args.steps} steps on every engine: {same} "

@@ -154,15 +154,13 @@ class Tensor(Node):
     def _seed(self) -> np.ndarray:
         d = self.data
         if type(d) is _ndarray and d.size == 1:  # the common case first: a numpy scalar loss
-            return np.ones(d.shape, d.dtype)
+            return np.array(1, dtype=d.dtype).reshape(d.shape)
         if self.size != 1:
             raise RuntimeError(
                 f"backward(): the output has shape {self.data.shape}, not a scalar; pass "
                 "gradient= (an array of that shape, the vector of the vector-Jacobian product), "
                 "or reduce it first (e.g. .sum() or .mean()).")
-        if type(d) is not _ndarray:
-            return _B.namespace(d).ones_like(d)
-        return np.array(1, dtype=d.dtype).reshape(d.shape)
+        return _B.namespace(d).ones_like(d)  # another library's scalar
 
     def _check_seed(self, gradient: Any) -> Any:
         if isinstance(gradient, Tensor):
