@@ -394,8 +394,12 @@ def _stale() -> None:
     raise _StaleError
 
 
+class _MovedError(_StaleError):
+    """An input array of a Tensor replay is not of its trace's type, shape, dtype or strides."""
+
+
 def _moved(k: int) -> None:
-    raise _StaleError(f"input array D[{k}] changed type, shape, dtype or memory layout")
+    raise _MovedError(f"input array {k} changed type, shape, dtype or memory layout")
 
 
 def _no_gradient(vjp: Callable[..., Any], g: Any, node: Node, parents: tuple[Node, ...]
@@ -1053,6 +1057,9 @@ class Compiled:
                 continue
             try:
                 res = e.run(call)
+            except _MovedError as err:  # another recording (or a new trace) may fit these arrays
+                reason = str(err)
+                continue
             except Exception as err:  # the replay has no side effects: trace this call instead
                 reason = f"the replay met what its trace did not ({type(err).__name__})"
                 self._drop(call.key, e)
