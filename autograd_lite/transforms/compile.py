@@ -139,6 +139,7 @@ def _end_trace(tokens: tuple[contextvars.Token[Any], contextvars.Token[int]]) ->
 
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 _CONTAINERS = (list, tuple, dict)
+_CONTAINER_SET = frozenset(_CONTAINERS)
 
 
 def _flatten(tree: Any) -> tuple[list[Any], list[Any]]:
@@ -177,14 +178,8 @@ def _unflatten(tokens: list[Any], leaves: list[Any]) -> Any:
     return built[0]
 
 
-def _leaf_key(x: Any, seen: dict[int, int], pos: int) -> Any:
-    """The key of one argument leaf: a node's structure, or a constant's value (or identity)."""
-    if isinstance(x, Node):
-        first = seen.setdefault(id(x), pos)
-        if first != pos:
-            return ("same", first)  # the same node twice is another graph than two nodes
-        d = x.data
-        return (type(x), getattr(d, "shape", None), getattr(d, "dtype", None), x.requires_grad)
+def _constant_key(x: Any) -> Any:
+    """The key of an argument leaf that is not a node: its value (or its identity)."""
     t = type(x)
     if t is float:
         return (t, x) if x == x and x else (t, repr(x))  # nan equals itself, -0.0 is not 0.0
@@ -200,20 +195,38 @@ def _leaf_key(x: Any, seen: dict[int, int], pos: int) -> Any:
 class _Call:
     """One call's arguments: the cache key, the argument nodes, the constant objects."""
 
-    __slots__ = ("key", "leaves", "nodes", "objects", "tokens")
+    __slots__ = ("key", "nodes", "objects")
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if not kwargs and not any(type(a) in _CONTAINERS for a in args):  # flat positional: no walk
-            tokens: list[Any] = [len(args)]
-            leaves = list(args)
+        # (one pass, no helper call per node: this runs on every call of a compiled function)
+        leaves: Any
+        if not kwargs and _CONTAINER_SET.isdisjoint(map(type, args)):  # flat positional: no walk
+            tokens: Any = len(args)
+            leaves = args
         else:
-            tokens, leaves = _flatten((args, kwargs))
+            flat, leaves = _flatten((args, kwargs))
+            tokens = tuple(flat)
         seen: dict[int, int] = {}
-        keys = [_leaf_key(x, seen, i) for i, x in enumerate(leaves)]
-        self.tokens, self.leaves = tokens, leaves
-        self.nodes = [x for x, k in zip(leaves, keys) if isinstance(x, Node) and k[0] != "same"]
-        self.objects = [x for x, k in zip(leaves, keys) if k[0] == "object"]
-        self.key = (tuple(tokens), tuple(keys))
+        keys: list[Any] = []
+        nodes: list[Node] = []
+        objects: list[Any] = []
+        for i, x in enumerate(leaves):
+            if isinstance(x, Node):
+                first = seen.setdefault(id(x), i)
+                if first != i:  # the same node twice is another graph than two nodes
+                    keys.append(("same", first))
+                    continue
+                d = x.data
+                keys.append((type(x), getattr(d, "shape", None), getattr(d, "dtype", None),
+                             x.requires_grad))
+                nodes.append(x)
+            else:
+                k = _constant_key(x)
+                keys.append(k)
+                if k[0] == "object":
+                    objects.append(x)
+        self.nodes, self.objects = nodes, objects
+        self.key = (tokens, tuple(keys))
 
 
 # ------------------------------------------------------------------ the leaves fn reaches by itself
