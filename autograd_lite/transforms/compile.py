@@ -13,7 +13,8 @@ What a call replays, and what makes it trace again (never a silently stale answe
 
 * Nodes passed as arguments (`Value`, `Tensor`, in lists, tuples or dicts) are inputs: a call
   reads their current ``.data`` and fills their ``.grad`` if they require it. A new structure
-  retraces: other shapes, dtypes, ``requires_grad``, number or nesting of arguments.
+  retraces: other shapes, dtypes, ``requires_grad``, number or nesting of arguments. So does a
+  Tensor whose array has another type, shape, dtype or memory layout (strides) than at the trace.
 * Everything else passed (numbers, arrays, strings, other objects) is a constant of the trace,
   compared with the trace's on every call (arrays by content, objects by identity): a new value
   retraces. To replay on new data, pass it as a Tensor (or Values).
@@ -411,8 +412,8 @@ class _MovedError(_StaleError):
     """An input array of a Tensor replay is not of its trace's type, shape, dtype or strides."""
 
 
-def _moved(k: int) -> None:
-    raise _MovedError(f"input array {k} changed type, shape, dtype or memory layout")
+def _moved(what: str) -> None:
+    raise _MovedError(what)
 
 
 def _no_gradient(vjp: Callable[..., Any], g: Any, node: Node, parents: tuple[Node, ...]
@@ -626,11 +627,15 @@ class _Writer:
         d = node.data
         self.ns[f"_ty{k}"] = type(d)
         test = f"type({name}) is not _ty{k}"
+        was = type(d).__name__
         if type(d) is np.ndarray:
             self.ns[f"_dt{k}"] = d.dtype
             test += (f" or {name}.shape != {d.shape!r} or {name}.dtype != _dt{k}"
                      f" or {name}.strides != {d.strides!r}")
-        self.lines.append(f"    if {test}: _moved({k})")
+            was = f"{d.dtype} {was} of shape {d.shape}, strides {d.strides}"
+        self.ns[f"_w{k}"] = (f"the data of {_describe(node)} changed type, shape, dtype or memory "
+                             f"layout (the recording was made for a {was})")
+        self.lines.append(f"    if {test}: _moved(_w{k})")
 
     def guard(self, g: tuple[Any, ...], j: int) -> None:
         _, node, op, other, result = g
