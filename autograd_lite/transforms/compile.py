@@ -13,7 +13,8 @@ What a call replays, and what makes it trace again (never a silently stale answe
 
 * Nodes passed as arguments (`Value`, `Tensor`, in lists, tuples or dicts) are inputs: a call
   reads their current ``.data`` and fills their ``.grad`` if they require it. A new structure
-  retraces: other shapes, dtypes, ``requires_grad``, number or nesting of arguments.
+  retraces: other shapes, dtypes, ``requires_grad``, number or nesting of arguments. So does a
+  Tensor whose array has another type, shape, dtype or memory layout (strides) than at the trace.
 * Everything else passed (numbers, arrays, strings, other objects) is a constant of the trace,
   compared with the trace's on every call (arrays by content, objects by identity): a new value
   retraces. To replay on new data, pass it as a Tensor (or Values).
@@ -139,6 +140,7 @@ def _end_trace(tokens: tuple[contextvars.Token[Any], contextvars.Token[int]]) ->
 
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 _CONTAINERS = (list, tuple, dict)
+_CONTAINER_SET = frozenset(_CONTAINERS)
 
 
 def _flatten(tree: Any) -> tuple[list[Any], list[Any]]:
@@ -177,14 +179,8 @@ def _unflatten(tokens: list[Any], leaves: list[Any]) -> Any:
     return built[0]
 
 
-def _leaf_key(x: Any, seen: dict[int, int], pos: int) -> Any:
-    """The key of one argument leaf: a node's structure, or a constant's value (or identity)."""
-    if isinstance(x, Node):
-        first = seen.setdefault(id(x), pos)
-        if first != pos:
-            return ("same", first)  # the same node twice is another graph than two nodes
-        d = x.data
-        return (type(x), getattr(d, "shape", None), getattr(d, "dtype", None), x.requires_grad)
+def _constant_key(x: Any) -> Any:
+    """The key of an argument leaf that is not a node: its value (or its identity)."""
     t = type(x)
     if t is float:
         return (t, x) if x == x and x else (t, repr(x))  # nan equals itself, -0.0 is not 0.0
@@ -200,20 +196,38 @@ def _leaf_key(x: Any, seen: dict[int, int], pos: int) -> Any:
 class _Call:
     """One call's arguments: the cache key, the argument nodes, the constant objects."""
 
-    __slots__ = ("key", "leaves", "nodes", "objects", "tokens")
+    __slots__ = ("key", "nodes", "objects")
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        if not kwargs and not any(type(a) in _CONTAINERS for a in args):  # flat positional: no walk
-            tokens: list[Any] = [len(args)]
-            leaves = list(args)
+        # (one pass, no helper call per node: this runs on every call of a compiled function)
+        leaves: Any
+        if not kwargs and _CONTAINER_SET.isdisjoint(map(type, args)):  # flat positional: no walk
+            tokens: Any = len(args)
+            leaves = args
         else:
-            tokens, leaves = _flatten((args, kwargs))
+            flat, leaves = _flatten((args, kwargs))
+            tokens = tuple(flat)
         seen: dict[int, int] = {}
-        keys = [_leaf_key(x, seen, i) for i, x in enumerate(leaves)]
-        self.tokens, self.leaves = tokens, leaves
-        self.nodes = [x for x, k in zip(leaves, keys) if isinstance(x, Node) and k[0] != "same"]
-        self.objects = [x for x, k in zip(leaves, keys) if k[0] == "object"]
-        self.key = (tuple(tokens), tuple(keys))
+        keys: list[Any] = []
+        nodes: list[Node] = []
+        objects: list[Any] = []
+        for i, x in enumerate(leaves):
+            if isinstance(x, Node):
+                first = seen.setdefault(id(x), i)
+                if first != i:  # the same node twice is another graph than two nodes
+                    keys.append(("same", first))
+                    continue
+                d = x.data
+                keys.append((type(x), getattr(d, "shape", None), getattr(d, "dtype", None),
+                             x.requires_grad))
+                nodes.append(x)
+            else:
+                k = _constant_key(x)
+                keys.append(k)
+                if k[0] == "object":
+                    objects.append(x)
+        self.nodes, self.objects = nodes, objects
+        self.key = (tokens, tuple(keys))
 
 
 # ------------------------------------------------------------------ the leaves fn reaches by itself
@@ -394,16 +408,116 @@ def _stale() -> None:
     raise _StaleError
 
 
-def _no_gradient(vjp: Callable[..., Any], node: Node, parents: tuple[Node, ...]) -> list[bool]:
+class _MovedError(_StaleError):
+    """An input array of a Tensor replay is not of its trace's type, shape, dtype or strides."""
+
+
+def _moved(what: str) -> None:
+    raise _MovedError(what)
+
+
+def _no_gradient(vjp: Callable[..., Any], g: Any, node: Node, parents: tuple[Node, ...]
+                 ) -> tuple[list[bool], Any]:
     """Which inputs a VJP sends no gradient (None) to, found by calling it once at the trace
-    (None comes from the rule itself or from need=, never from the numbers)."""
+    (None comes from the rule itself or from need=, never from the numbers), and what it returned
+    (None if it raised). ``g``: the trace's gradient if known, else a stand-in."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
-            out = vjp(node.data, node.data, *[p.data for p in parents])
+            out = vjp(g, node.data, *[p.data for p in parents])
         except Exception:
-            return [False] * len(parents)
-    return [o is None for o in out]
+            return [False] * len(parents), None
+    return [o is None for o in out], out
+
+
+def _fortran(a: np.ndarray) -> bool:
+    """The test `rules._layout_like` makes: a column-major array (a transposed weight)."""
+    return not a.flags.c_contiguous and a.flags.f_contiguous
+
+
+def _arrays(node: Node) -> list[np.ndarray] | None:
+    """The inputs' arrays of a Tensor op when every one is a plain numpy array, else None."""
+    ds = [p.data for p in node._parents]
+    return ds if node._broadcasts and all(type(d) is np.ndarray for d in ds) else None
+
+
+def _number(a: Any) -> str | None:
+    """A Python number as a literal that gives the same object's value, else None."""
+    return repr(a) if type(a) in (float, int) and math.isfinite(a) else None
+
+
+def _forward_numpy(node: Node, names: list[str]) -> str | None:
+    """The forward of a numpy Tensor op written as the numpy expression its rule evaluates on
+    these inputs (the rule's branch chosen here from the trace's types, dtypes and shapes, which a
+    replay re-checks on its inputs), or None for the rule's own call."""
+    ds = _arrays(node)
+    if ds is None:
+        return None
+    name, static = node._rule.name, node._static or {}
+    if name == "matmul":  # operator.matmul
+        return f"{names[0]} @ {names[1]}"
+    if name == "transpose":  # rules._permute on an ndarray
+        axes = static["axes"]
+        if type(axes) is not tuple or not all(type(a) is int for a in axes):
+            return None
+        return f"{names[0]}.T" if ds[0].ndim == 2 and axes == (1, 0) else f"{names[0]}.transpose({axes!r})"
+    if name == "leaky_relu":  # rules._leaky_relu's float branch
+        alpha = static["alpha"]
+        lit = _number(alpha)
+        if lit is None or ds[0].dtype.kind != "f" or not 0 < alpha <= 1:
+            return None
+        return f"_max({names[0]}, {lit} * {names[0]})"
+    return None
+
+
+def _vjp_numpy(node: Node, g: str, gval: Any, names: list[str]) -> list[str | None] | None:
+    """The VJP parts of a numpy Tensor op as the numpy expressions its rule evaluates on the
+    trace's arrays (``gval``: the gradient the trace sent), or None for the rule's own call."""
+    ds = _arrays(node)
+    if ds is None or type(gval) is not np.ndarray:
+        return None
+    name, static = node._rule.name, node._static or {}
+    if name == "matmul" and ds[0].ndim == 2 and ds[1].ndim == 2:  # rules._matmul_vjp, 2-d case
+        x, y = names
+        need = [p.requires_grad for p in node._parents]  # what the sweep passes as need=
+        gx = (f"({y} @ {g}.T).T" if _fortran(ds[0]) else f"{g} @ {y}.T") if need[0] else None
+        gy = (f"({g}.T @ {x}).T" if _fortran(ds[1]) else f"{x}.T @ {g}") if need[1] else None
+        return [gx, gy]
+    if name == "transpose":
+        axes = static["axes"]
+        if type(axes) is not tuple or not all(type(a) is int for a in axes):
+            return None
+        inv = R._inverse_perm(axes)
+        return [f"{g}.T" if gval.ndim == 2 and inv == (1, 0) else f"{g}.transpose({inv!r})"]
+    if name == "leaky_relu":  # rules._leaky_relu_vjp's array branch
+        lit = _number(static["alpha"])
+        if lit is None or gval.dtype != ds[0].dtype or gval.shape != ds[0].shape:
+            return None
+        return [f"_where({names[0]} > 0, {g}, {lit} * {g})"]
+    return None
+
+
+def _reduce_numpy(part: str, val: Any, shape: tuple[int, ...]) -> str | None:
+    """`engine.unbroadcast` of a numpy gradient part of known shape, written out: nothing when it
+    has the shape already, else the same reduction (``ndarray.sum`` is ``np.add.reduce``), or
+    None when unbroadcast would take another path."""
+    if type(val) is not np.ndarray:
+        return None
+    gshape = val.shape
+    if gshape == shape:
+        return part
+    extra = len(gshape) - len(shape)
+    if extra == 1 and gshape[1:] == shape:
+        return f"_sum({part}, axis=0)"
+    if extra < 0:
+        return None
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
+    if not axes:
+        return None
+    text = f"_sum({part}, axis={axes!r}, keepdims=True)"
+    kept = tuple(1 if i in axes else n for i, n in enumerate(gshape))
+    return text if kept == shape else f"{text}.reshape({shape!r})"
 
 
 class _Writer:
@@ -415,6 +529,13 @@ class _Writer:
     of its own (a neuron's weighted sum becomes one line), float constants are literals, and a
     gradient that is just another node's gradient is not copied. The operations and their order
     are unchanged.
+
+    In a Tensor graph the commonest numpy ops (matmul, transpose, leaky_relu, the reduction of a
+    broadcast gradient) are written as the numpy expression their rule evaluates for the trace's
+    arrays, without the rule's dispatch. To choose it, the writer runs each backward line on the
+    trace's values as it writes it (``env``), so it knows every gradient's type, dtype and shape;
+    the replay re-checks type, shape, dtype and strides of each input array (a change retraces),
+    and given those, numpy's results have the same types, shapes and layouts as at the trace.
     """
 
     _DEPTH = 60  # the most ops nested in one expression (the compiler recurses on depth)
@@ -423,7 +544,11 @@ class _Writer:
         self.order, self.kinds = order, kinds
         self.index = {n: i for i, n in enumerate(order)}
         self.ns: dict[str, Any] = {**_INLINE_NAMES, "_unb": unbroadcast, "_as0": _as0,
-                                   "_eq": _same_array, "_stale": _stale}
+                                   "_eq": _same_array, "_stale": _stale, "_moved": _moved,
+                                   "_nd": np.ndarray, "_max": np.maximum, "_where": np.where,
+                                   "_sum": np.add.reduce}
+        # the trace's value of each name the backward writes (Tensor graphs only; None: unknown)
+        self.env: dict[str, Any] | None = {} if any(n._broadcasts for n in order) else None
         self.lines = ["def _replay(D):"]
         self.expr: dict[Node, tuple[str, int]] = {}  # what stands for a node's value, and its depth
         self.acc: dict[Node, str] = {}  # gradient accumulators
@@ -489,8 +614,28 @@ class _Writer:
             else:
                 self.lines.append(f"    v{i} = {text}")
                 self.expr[node] = (f"v{i}", 0)
+                if self.env is not None:
+                    self.env[f"v{i}"] = node.data
+                if kind[0] == "D" and node._broadcasts:
+                    self.check_input(node, f"v{i}", kind[1])
         for j in range(gi, len(guards)):
             self.guard(guards[j], j)
+
+    def check_input(self, node: Node, name: str, k: int) -> None:
+        """The replay stops (and the call retraces) when an input array is not of the trace's
+        type, shape, dtype and strides: the written-out numpy ops were chosen for those."""
+        d = node.data
+        self.ns[f"_ty{k}"] = type(d)
+        test = f"type({name}) is not _ty{k}"
+        was = type(d).__name__
+        if type(d) is np.ndarray:
+            self.ns[f"_dt{k}"] = d.dtype
+            test += (f" or {name}.shape != {d.shape!r} or {name}.dtype != _dt{k}"
+                     f" or {name}.strides != {d.strides!r}")
+            was = f"{d.dtype} {was} of shape {d.shape}, strides {d.strides}"
+        self.ns[f"_w{k}"] = (f"the data of {_describe(node)} changed type, shape, dtype or memory "
+                             f"layout (the recording was made for a {was})")
+        self.lines.append(f"    if {test}: _moved(_w{k})")
 
     def guard(self, g: tuple[Any, ...], j: int) -> None:
         _, node, op, other, result = g
@@ -515,8 +660,11 @@ class _Writer:
         depth = 1 + max((d for _, d in args), default=0)
         names = [a for a, _ in args]
         tmpl = self.template(node)
+        special = None if tmpl is not None else _forward_numpy(node, names)
         if tmpl is not None:
             text = tmpl[0].format(x=names[0], y=names[-1])
+        elif special is not None:
+            text = special
         else:
             self.ns[f"_f{i}"] = (functools.partial(rule.forward, **node._static) if node._static
                                  else rule.forward)
@@ -529,19 +677,39 @@ class _Writer:
         """The sweep, written out; returns the leaves (inputs) whose gradients are returned."""
         i = self.index[root]
         d = root.data
-        if root._broadcasts:
-            self.ns["_seed"] = functools.partial(_tensor_seed, d.dtype, d.shape)
-            seed = "_seed()"
+        if root._broadcasts:  # a fresh copy of the seed each call: the gradients may hold it
+            self.ns["_one"] = _tensor_seed(d.dtype, d.shape)
+            seed = "_one.copy()"
         else:
             seed = "1.0"
         self.parts = self.count(root)
         self.acc[root] = f"g{i}"
-        self.lines.append(f"    g{i} = {seed}")
-        for j in range(len(self.order) - 1, -1, -1):
-            node = self.order[j]
-            if node in self.acc and self.kinds[node][0] == "op":
-                self.step(node, j)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # the trace warned already
+            warnings.simplefilter("ignore")
+            self.write(f"    g{i} = {seed}")
+            for j in range(len(self.order) - 1, -1, -1):
+                node = self.order[j]
+                if node in self.acc and self.kinds[node][0] == "op":
+                    self.step(node, j)
         return [n for n in self.order if self.kinds[n][0] == "D" and n in self.acc]
+
+    def write(self, line: str) -> None:
+        """Append a backward line, and run it on the trace's values (what later lines are chosen on)."""
+        self.lines.append(line)
+        if self.env is not None:
+            try:
+                exec(line.strip(), self.ns, self.env)
+            except Exception:  # not known from here on: the rules' own calls are written
+                self.env = None
+
+    def known(self, expr: str) -> Any:
+        """The trace's value of an expression over the names written so far (None if unknown)."""
+        if self.env is None:
+            return None
+        try:
+            return eval(expr, self.ns, self.env)
+        except Exception:
+            return None
 
     def receives(self, p: Node) -> bool:
         return p.requires_grad and self.kinds[p][0] != "K"
@@ -558,44 +726,71 @@ class _Writer:
 
     def step(self, node: Node, j: int) -> None:
         """One node of the sweep: its VJP, and each part added into its parent's accumulator."""
-        rule = node._rule
         parents = node._parents
         g = self.acc[node]
         names = [self.expr[p][0] for p in parents]
         tmpl = self.template(node)
+        gval = self.known(g)
+        special = None if tmpl is not None else _vjp_numpy(node, g, gval, names)
+        parts: list[str | None]
         if tmpl is not None:
-            parts: list[str | None] = [t.format(g=g, x=names[0], y=names[-1], ans=self.expr[node][0])
-                                       for t in tmpl[1]]
+            parts = [t.format(g=g, x=names[0], y=names[-1], ans=self.expr[node][0]) for t in tmpl[1]]
+        elif special is not None:
+            parts = special
         else:
-            static = dict(node._static or {})
-            if rule.need:  # as the sweep passes it: which inputs want a gradient
-                static["need"] = tuple(p.requires_grad for p in parents)
-            vjp = functools.partial(rule.vjp, **static) if static else rule.vjp
-            self.ns[f"_b{j}"] = vjp
-            self.lines.append(f"    t{j} = _b{j}({g}, {self.expr[node][0]}, {', '.join(names)})")
-            parts = []
-            for k, missing in enumerate(_no_gradient(vjp, node, parents)):
-                if missing:  # no gradient to this input at the trace: make sure it stays so
-                    self.lines.append(f"    if t{j}[{k}] is not None: _stale()")
-                parts.append(None if missing else f"t{j}[{k}]")
+            parts = self.rule_call(node, j, g, gval, names)
         for k, p in enumerate(parents):
             part = parts[k]
             if part is None or not self.receives(p):
                 continue
-            if node._broadcasts and p.data.shape != node.data.shape:
-                part = f"_unb({part}, {p.data.shape!r})"
+            if node._broadcasts:
+                part = self.reduce(part, p.data.shape, p.data.shape != node.data.shape)
             self.add(p, part)
+
+    def rule_call(self, node: Node, j: int, g: str, gval: Any, names: list[str]) -> list[str | None]:
+        """A VJP through the rule's own function: one line, its parts read from the tuple."""
+        rule, parents = node._rule, node._parents
+        static = dict(node._static or {})
+        if rule.need:  # as the sweep passes it: which inputs want a gradient
+            static["need"] = tuple(p.requires_grad for p in parents)
+        vjp = functools.partial(rule.vjp, **static) if static else rule.vjp
+        self.ns[f"_b{j}"] = vjp
+        self.lines.append(f"    t{j} = _b{j}({g}, {self.expr[node][0]}, {', '.join(names)})")
+        missing, out = _no_gradient(vjp, node.data if gval is None else gval, node, parents)
+        if self.env is not None:
+            if gval is None or out is None:
+                self.env = None
+            else:
+                self.env[f"t{j}"] = out
+        parts: list[str | None] = []
+        for k, none in enumerate(missing):
+            if none:  # no gradient to this input at the trace: make sure it stays so
+                self.lines.append(f"    if t{j}[{k}] is not None: _stale()")
+            parts.append(None if none else f"t{j}[{k}]")
+        return parts
+
+    def reduce(self, part: str, shape: tuple[int, ...], differs: bool) -> str:
+        """A gradient part reduced to its input's shape, as the sweep's `unbroadcast` does;
+        written out when the part's value at the trace is known, else the call (when the
+        shapes of the node and the input differ)."""
+        val = self.known(part)
+        text = _reduce_numpy(part, val, shape) if val is not None else None
+        if text is not None:
+            return text
+        if val is not None and getattr(val, "shape", shape) != shape:
+            differs = True
+        return f"_unb({part}, {shape!r})" if differs else part
 
     def add(self, p: Node, expr: str) -> None:
         """Add one part into p's accumulator exactly as the sweep does: the first part is stored
         (not copied when it is already a name and the only part), later parts are added."""
         if p in self.acc:
-            self.lines.append(f"    {self.acc[p]} = {self.acc[p]} + ({expr})")
+            self.write(f"    {self.acc[p]} = {self.acc[p]} + ({expr})")
         elif self.parts[p] == 1 and expr.isidentifier():
             self.acc[p] = expr
         else:
             self.acc[p] = f"g{self.index[p]}"
-            self.lines.append(f"    {self.acc[p]} = {expr}")
+            self.write(f"    {self.acc[p]} = {expr}")
 
     def finish(self, outputs: list[Node], grads: list[Node], name: str) -> Callable[[list[Any]], Any]:
         outs = "".join(f"{self.expr[n][0]}, " for n in outputs)
@@ -880,6 +1075,9 @@ class Compiled:
                 continue
             try:
                 res = e.run(call)
+            except _MovedError as err:  # another recording (or a new trace) may fit these arrays
+                reason = str(err)
+                continue
             except Exception as err:  # the replay has no side effects: trace this call instead
                 reason = f"the replay met what its trace did not ({type(err).__name__})"
                 self._drop(call.key, e)
