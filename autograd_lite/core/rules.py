@@ -1118,6 +1118,21 @@ _SCE_MEMO: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 _SCE_MEMO_MAX = 1 << 16  # elements: bounds what the memo keeps alive
 
 
+_ROW_STARTS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _row_starts(n: int, k: int) -> np.ndarray:
+    """0, k, 2k, ... (n of them), read-only: the same constant for every batch of one shape."""
+    starts = _ROW_STARTS.get((n, k))
+    if starts is None:
+        if len(_ROW_STARTS) > 64:  # a few batch shapes in practice: bound it anyway
+            _ROW_STARTS.clear()
+        starts = np.arange(0, n * k, k)
+        starts.flags.writeable = False
+        _ROW_STARTS[(n, k)] = starts
+    return starts
+
+
 def _sce_forward(z: np.ndarray, *, labels: Any, mean: bool = False) -> Any:
     out = _sce_rows(z, labels)
     return _mean_forward(out) if mean else out  # mean: the batch's mean folded in (one node, not two)
@@ -1138,7 +1153,7 @@ def _sce_rows(z: np.ndarray, labels: Any) -> Any:
             lse = np.log(se)
             lse += m
             n, k = z.shape
-            flat = np.arange(0, n * k, k) + labels  # o_y's positions in the flattened rows
+            flat = _row_starts(n, k) + labels  # o_y's positions in the flattened rows
             out = lse.reshape(-1) - z.reshape(-1)[flat]  # (flat indexing: ~3x cheaper than pairs)
             e /= se  # bit for bit _softmax(z): its max is m
             _SCE_MEMO.clear()
