@@ -1141,11 +1141,13 @@ def _sce_forward(z: np.ndarray, *, labels: Any, mean: bool = False) -> Any:
 def _sce_rows(z: np.ndarray, labels: Any) -> Any:
     if type(z) is np.ndarray and z.ndim == 2 and z.size <= _SCE_MEMO_MAX:
         # With few classes, numpy's row max and row sum run ~3x faster on a column-major copy.
-        # The max is exact either way; below 8 terms numpy adds a row in order in either layout,
-        # so the sum is the same too. The softmax itself stays row-major: a column-major
-        # gradient would change the rounding of the matrix products it meets next.
-        few = z.shape[1] < 8
-        m = _max(np.asfortranarray(z) if few else z, axis=-1, keepdims=True)
+        # The max is exact either way; below 8 terms numpy adds a float32/64 row in order in
+        # either layout, so the sum is the same too (not float16: row-major it accumulates in
+        # float32). The softmax itself stays row-major: a column-major gradient would change the
+        # rounding of the matrix products it meets next.
+        k = z.shape[1]
+        few = k < 8 and z.dtype.itemsize >= 4
+        m = _max(np.asfortranarray(z) if k <= 16 else z, axis=-1, keepdims=True)
         if math.isfinite(_add(m, axis=None)):  # (else _logsumexp's shift, and no memo)
             e = np.subtract(z, m, order="C")  # C order: the VJP writes through its flat view
             np.exp(e, out=e)

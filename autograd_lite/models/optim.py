@@ -44,6 +44,11 @@ class Optimizer:
     ``params``: a list of Tensors/Values or a `Module` (its ``parameters()``). Parameters without a
     gradient (none reached them) are skipped by ``step()``.
 
+    ``state_attrs`` names the attributes ``step()`` changes: `fit` saves them before each update
+    and puts them back with the parameters when it undoes one (a diverging loss, Ctrl-C in the
+    middle of an update). A subclass that keeps buffers of its own adds their names (a list
+    holding one buffer per parameter, each replaced at every step, not changed in place).
+
     Example:
         >>> from autograd_lite import Value
         >>> opt = SGD([Value(1.0)], lr=0.5)
@@ -51,7 +56,7 @@ class Optimizer:
         (0.5, 0)
     """
 
-    _state: tuple[str, ...] = ("lr", "steps")  # what step() changes (subclasses add their buffers)
+    state_attrs: tuple[str, ...] = ("lr", "steps")
 
     def __init__(self, params: Any, lr: float, schedule: Schedule | None = None) -> None:
         if hasattr(params, "parameters"):
@@ -111,10 +116,15 @@ class Optimizer:
 
     def _snapshot(self) -> dict[str, Any]:
         """What `step()` changes besides the parameters (step count, learning rate, the buffers of
-        each parameter: the names in ``_state``), for `_put_back`: `fit` undoes a step with it and
+        each parameter: the names in ``state_attrs``), for `_put_back`: `fit` undoes a step with it and
         the parameters together. The optimizers here replace a buffer at each step, never change
         one in place, so copying the lists is a whole snapshot."""
-        return {k: list(v) if isinstance(v, list) else v for k in self._state for v in (getattr(self, k),)}
+        return {k: list(v) if isinstance(v, list) else v
+                for k in self.state_attrs for v in (getattr(self, k),)}
+
+    def _saves_all(self) -> bool:
+        """Whether ``state_attrs`` was named by this very class (so a snapshot holds all its state)."""
+        return "state_attrs" in type(self).__dict__
 
     def _put_back(self, snapshot: dict[str, Any]) -> None:
         """Return to a `_snapshot` (a step undone).
@@ -157,7 +167,7 @@ class SGD(Optimizer):
         0.46
     """
 
-    _state = (*Optimizer._state, "velocity")
+    state_attrs = (*Optimizer.state_attrs, "velocity")
 
     def __init__(self, params: Any, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
                  schedule: Schedule | None = None) -> None:
@@ -196,7 +206,7 @@ class Adam(Optimizer):
         0.9
     """
 
-    _state = (*Optimizer._state, "m", "v", "t")
+    state_attrs = (*Optimizer.state_attrs, "m", "v", "t")
 
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, schedule: Schedule | None = None) -> None:

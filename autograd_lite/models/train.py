@@ -705,9 +705,19 @@ class _Run:
                     "(scale the inputs) or labels the loss does not expect. The model was not changed.")
         now = f" (now {lr:g})" if isinstance(lr, float | int) else ""
         return (f"fit: the loss became {value} at {self.where}; training diverged and stopped. The "
-                f"parameters were restored to their last finite values (before the last update; the "
-                f"optimizer's state too) and the History keeps the {epochs_done} finished epoch(s). "
+                f"parameters were restored to their last finite values (before the last "
+                f"update{self._also()}) and the History keeps the {epochs_done} finished epoch(s). "
                 f"Fix: lower the learning rate{now} or scale the inputs.")
+
+    def _also(self) -> str:
+        """What of the optimizer's state went back with the parameters, said plainly."""
+        opt = self.optimizer
+        if self.opt_saved is None:
+            return ""
+        if opt._saves_all():
+            return "; the optimizer's state too"
+        return (f"; {type(opt).__name__}'s {', '.join(opt.state_attrs)} too, but not buffers it keeps "
+                "under other names: list them in its state_attrs")
 
 
 def _plain(model: Any) -> bool:

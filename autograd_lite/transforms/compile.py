@@ -336,6 +336,9 @@ class _Paths:
                 checks.append((me, "len", len(obj)))
             queue.extend((me, e, s, o, sc) for e, s, o, sc in _children(obj, expr, show))
         self.missing = list(want.values())
+        for n in self.missing:  # read directly by the replay: only their flag can be checked
+            records.append((-1, "", n.label or "a leaf fn reached", n))
+            checks.append((len(records) - 1, "flag", n))
         self.check = self._write(records, checks)
 
     @staticmethod
@@ -350,14 +353,23 @@ class _Paths:
         ns: dict[str, Any] = {"_same": _same}
         lines = ["def _check(F, O):", "    try:", "        pass"]  # a body even when no path is checked
         for i in sorted(needed):
-            parent, expr, _, _ = records[i]
+            parent, expr, _, leaf = records[i]
+            if not expr:  # a leaf no path reaches: the object itself
+                ns[f"_n{i}"] = leaf
+                lines.append(f"        a{i} = _n{i}")
+                continue
             base = expr if parent < 0 else f"a{parent}" + expr[len(records[parent][1]):]
             lines.append(f"        a{i} = {base}")
         for j, (rec, kind, expected) in enumerate(checks):
             show = records[rec][2]
             ns[f"_x{j}"] = expected
-            if kind == "is":
+            if kind == "is":  # the same leaf, and still wanting (or not) a gradient, as at the trace
                 lines.append(f"        if a{rec} is not _x{j}: return {show + ' is another object'!r}")
+                lines.append(f"        if a{rec}.requires_grad is not {bool(expected.requires_grad)}: return "
+                             f"{f'{show}.requires_grad changed (was {bool(expected.requires_grad)})'!r}")
+            elif kind == "flag":
+                lines.append(f"        if a{rec}.requires_grad is not {bool(expected.requires_grad)}: return "
+                             f"{f'{show}.requires_grad changed (was {bool(expected.requires_grad)})'!r}")
             elif kind == "len":
                 lines.append(f"        if len(a{rec}) != _x{j}: return "
                              f"{f'{show} changed length (was {expected})'!r}")
