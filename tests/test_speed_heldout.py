@@ -336,7 +336,15 @@ def test_a_compiled_mlp_step_matches_torch(w_t: bool) -> None:
 # ------------------------------------------------------------------ the fused cross-entropy forward
 
 
-@pytest.mark.parametrize("dt", [np.float64, np.float32])
+_F16_SUM = pytest.mark.xfail(strict=True, reason="bug: float16 logits with fewer than 8 classes: "
+                             "the row sum taken on a column-major copy rounds to float16 after each "
+                             "add, while numpy's row-major float16 sum accumulates in float32 and "
+                             "rounds once; the loss, the memo's softmax and so the first backward's "
+                             "gradient differ from softmax(z) (a retained second backward gives other "
+                             "numbers, ~3e-5 apart); 877479c gave the same bits")
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32, pytest.param(np.float16, marks=_F16_SUM)])
 def test_cross_entropy_rows_equal_the_row_major_formula_bit_for_bit(dt: Any) -> None:
     """k = 1..20 classes, batches of 1..40, wide ranges of magnitudes: the loss rows equal
     log(sum(exp(z - max))) + max - z_y summed row-major, and the memo is softmax(z) exactly."""
@@ -394,11 +402,21 @@ def test_cross_entropy_at_infinite_and_nan_logits() -> None:
 
 
 @pytest.mark.parametrize("k", [1, 3, 7, 8, 12])
-def test_the_memo_gradient_equals_a_retained_second_backward(k: int) -> None:
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_the_memo_gradient_equals_a_retained_second_backward(k: int, dt: Any) -> None:
+    _first_and_retained_backward_agree(k, dt)
+
+
+@_F16_SUM
+def test_the_memo_gradient_equals_a_retained_second_backward_in_float16() -> None:
+    _first_and_retained_backward_agree(5, np.float16)
+
+
+def _first_and_retained_backward_agree(k: int, dt: Any) -> None:
     rng = np.random.default_rng(10 + k)
-    for dt in (np.float64, np.float32):
-        z = Tensor(rng.standard_normal((6, k)).astype(dt), requires_grad=True)
-        loss = cross_entropy(z * 1.0, rng.integers(0, k, 6))  # z * 1.0: the op input is fresh
+    for _ in range(3):
+        z = Tensor((3 * rng.standard_normal((30, k))).astype(dt), requires_grad=True)
+        loss = cross_entropy(z * 1.0, rng.integers(0, k, 30))  # z * 1.0: the op input is fresh
         loss.backward(retain_graph=True)
         first = z.grad.copy()
         z.grad = None
