@@ -166,3 +166,24 @@ def test_broadcasting_add_and_mul_still_reduce_to_the_parent_shape() -> None:
     ((W * b + b) * 2.0).sum().backward()
     assert b.grad.shape == (3,) and np.array_equal(b.grad, [8.0, 8.0, 8.0])  # sum over 2 rows of 2(W + 1)
     assert np.array_equal(W.grad, np.full((2, 3), 2.0))
+
+
+def test_leaves_get_their_own_gradient_arrays_eager_and_compiled() -> None:
+    """add hands one gradient to both inputs: each leaf must still get an array of its own, so
+    scaling one .grad in place (gradient clipping) leaves the others alone, as in PyTorch."""
+    from autograd_lite import compile
+
+    a = Tensor(np.arange(3.0), requires_grad=True)
+    b = Tensor(np.ones(3), requires_grad=True)
+    c = Tensor(np.ones(3), requires_grad=True)
+
+    def loss() -> Tensor:
+        return (a + b - c).sum()
+
+    compiled = compile(loss)
+    for run in (lambda: loss().backward(), compiled, compiled):  # eager, trace, replay
+        a.grad = b.grad = c.grad = None
+        run()
+        assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+        a.grad *= 0.5  # clip one
+        assert np.array_equal(b.grad, np.ones(3)) and np.array_equal(c.grad, -np.ones(3))

@@ -201,11 +201,7 @@ def test_closure_parameters_replaced_by_other_arrays_give_eager_answers(dt: Any)
     assert cf.stats["hits"] >= len(changes)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: compile keeps a parameter's requires_grad from the "
-                   "trace for leaves fn reaches itself (closure/model parameters): freezing a layer "
-                   "(W.requires_grad = False) after the trace still fills W.grad, so an optimizer made "
-                   "before the freeze keeps training it; unfreezing gives no W.grad. Eager follows "
-                   "the flag")
+# (was a bug, fixed since: the replay kept the trace's requires_grad of closure leaves)
 @pytest.mark.parametrize("at_trace", [True, False])
 def test_switching_a_closure_parameters_requires_grad_after_the_trace(at_trace: bool) -> None:
     rng = np.random.default_rng(2)
@@ -336,15 +332,10 @@ def test_a_compiled_mlp_step_matches_torch(w_t: bool) -> None:
 # ------------------------------------------------------------------ the fused cross-entropy forward
 
 
-_F16_SUM = pytest.mark.xfail(strict=True, reason="bug: float16 logits with fewer than 8 classes: "
-                             "the row sum taken on a column-major copy rounds to float16 after each "
-                             "add, while numpy's row-major float16 sum accumulates in float32 and "
-                             "rounds once; the loss, the memo's softmax and so the first backward's "
-                             "gradient differ from softmax(z) (a retained second backward gives other "
-                             "numbers, ~3e-5 apart); 877479c gave the same bits")
+# float16 below 8 classes was a bug, fixed since: the column-major row sum rounded per add
 
 
-@pytest.mark.parametrize("dt", [np.float64, np.float32, pytest.param(np.float16, marks=_F16_SUM)])
+@pytest.mark.parametrize("dt", [np.float64, np.float32, np.float16])
 def test_cross_entropy_rows_equal_the_row_major_formula_bit_for_bit(dt: Any) -> None:
     """k = 1..20 classes, batches of 1..40, wide ranges of magnitudes: the loss rows equal
     log(sum(exp(z - max))) + max - z_y summed row-major, and the memo is softmax(z) exactly."""
@@ -407,7 +398,6 @@ def test_the_memo_gradient_equals_a_retained_second_backward(k: int, dt: Any) ->
     _first_and_retained_backward_agree(k, dt)
 
 
-@_F16_SUM
 def test_the_memo_gradient_equals_a_retained_second_backward_in_float16() -> None:
     _first_and_retained_backward_agree(5, np.float16)
 
@@ -581,10 +571,7 @@ class _UserMomentum(Optimizer):
         self._sub(p, self.lr * self.buf[i])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: for a user's Optimizer subclass, fit's undo puts back "
-                   "the parameters, lr and step count but not the subclass's own buffers (only the "
-                   "names in _state are saved), while the warning says the optimizer's state was "
-                   "restored; continuing differs from a run without the bad step")
+# (was a bug, fixed since: the warning claimed a user subclass's buffers were put back)
 def test_a_user_optimizer_subclass_is_put_back_whole_or_not_claimed() -> None:
     model = MLP([2, 4, 2], seed=0)
     opt = _UserMomentum(model.parameters())

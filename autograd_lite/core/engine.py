@@ -903,7 +903,23 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
                 if node._flags == consume:
                     node._flags = 0
         raise
-    for leaf, total in new:
+    store_grads(new)
+
+
+def store_grads(pairs: list[tuple[Node, Any]]) -> None:
+    """``leaf.grad = total`` for each (leaf, total); an array already given to another leaf is
+    copied first. add hands one gradient to both inputs: without the copy, clipping or scaling
+    one leaf's .grad in place would change another's too (PyTorch gives each its own tensor)."""
+    if len({id(total) for _, total in pairs}) < len(pairs):  # (rare: then find the shared ones)
+        given: set[int] = set()
+        out = []
+        for leaf, total in pairs:
+            if id(total) in given and not isinstance(total, float | int | Node):
+                total = total.copy() if hasattr(total, "copy") else total.clone()
+            given.add(id(total))
+            out.append((leaf, total))
+        pairs = out
+    for leaf, total in pairs:
         leaf.grad = total
 
 

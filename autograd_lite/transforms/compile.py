@@ -845,9 +845,7 @@ def _eager_backward(root: Node | None) -> dict[Node, Any]:
     if root is None:
         return {}
     grads = E.sweep({root: root._seed()}, consume=next(E._passes), keep=True, root=root)
-    for leaf, g in grads.items():
-        old = leaf.grad
-        leaf.grad = g if old is None else old + g
+    E.store_grads([(leaf, g if leaf.grad is None else leaf.grad + g) for leaf, g in grads.items()])
     return grads
 
 
@@ -1207,10 +1205,7 @@ def _root(leaves: list[Any]) -> Node | None:
 
 def _accumulate(targets: list[Node], grads: tuple[Any, ...]) -> None:
     """Add the replay's gradients into ``.grad`` as backward does (leaves accumulate)."""
-    for t, g in zip(targets, grads):
-        if g is not None:
-            old = t.grad
-            t.grad = g if old is None else old + g
+    E.store_grads([(t, g if t.grad is None else t.grad + g) for t, g in zip(targets, grads) if g is not None])
 
 
 def _unseen(out_leaves: list[Any], missing: list[Node]) -> str | None:
