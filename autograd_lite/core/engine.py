@@ -830,16 +830,27 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         return g
     if not isinstance(g, np.ndarray) and not hasattr(g, "_rule"):  # not numpy, not a node
         return _unbroadcast_other(g, tuple(shape))
-    extra = len(gshape) - len(shape)
-    if extra == 1 and gshape[1:] == shape:  # the common case: a bias added to every row
+    if len(gshape) == len(shape) + 1 and gshape[1:] == shape:  # the common case: a bias on every row
         return g.sum(axis=0)
-    if extra < 0:
-        raise ValueError(f"cannot reduce a gradient of shape {gshape} to the larger shape {shape}")
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
+    axes = summed_axes(gshape, shape)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+def summed_axes(gshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of a gradient of shape ``gshape`` that `unbroadcast` sums (keeping them) to
+    reach ``shape``: the leading ones broadcasting added, and those it stretched from 1.
+
+    Example:
+        >>> summed_axes((4, 2, 3), (2, 1))
+        (0, 2)
+    """
+    extra = len(gshape) - len(shape)
+    if extra < 0:
+        raise ValueError(f"cannot reduce a gradient of shape {gshape} to the larger shape {shape}")
+    return tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
 
 
 def _unbroadcast_other(g: Any, shape: tuple[int, ...]) -> Any:
@@ -848,11 +859,7 @@ def _unbroadcast_other(g: Any, shape: tuple[int, ...]) -> Any:
     gshape = tuple(g.shape)
     if gshape == shape:
         return g
-    extra = len(gshape) - len(shape)
-    if extra < 0:
-        raise ValueError(f"cannot reduce a gradient of shape {gshape} to the larger shape {shape}")
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
+    axes = summed_axes(gshape, shape)
     if axes:
         g = xp.sum(g, axis=axes, keepdims=True)
     return xp.reshape(g, shape)

@@ -1112,8 +1112,9 @@ def _onehot(labels: Any, like: Any) -> Any:
 
 
 # softmax(z) of a small batch's forward, handed to its VJP instead of being recomputed there:
-# {id(z): (z, softmax)}, one entry, popped (atomically) by the first VJP that reads this very z;
-# any other VJP (a retained second pass, another z, nodes) recomputes. Same numbers either way.
+# {id(z): (z, softmax, o_y's flat positions)}, one entry, popped (atomically) by the first VJP
+# that reads this very z; any other VJP (a retained second pass, another z, nodes) recomputes.
+# Same numbers either way.
 _SCE_MEMO: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 _SCE_MEMO_MAX = 1 << 16  # elements: bounds what the memo keeps alive
 
@@ -1154,8 +1155,7 @@ def _sce_rows(z: np.ndarray, labels: Any) -> Any:
             se = _add(np.asfortranarray(e) if few else e, axis=-1, keepdims=True)
             lse = np.log(se)
             lse += m
-            n, k = z.shape
-            flat = _row_starts(n, k) + labels  # o_y's positions in the flattened rows
+            flat = _row_starts(z.shape[0], k) + labels  # o_y's positions in the flattened rows
             out = lse.reshape(-1) - z.reshape(-1)[flat]  # (flat indexing: ~3x cheaper than pairs)
             e /= se  # bit for bit _softmax(z): its max is m
             _SCE_MEMO.clear()
@@ -1165,9 +1165,9 @@ def _sce_rows(z: np.ndarray, labels: Any) -> Any:
 
 
 def _sce_vjp(g: Any, ans: Any, z: Any, *, labels: Any, mean: bool = False) -> tuple[Any]:
-    """(softmax(z) - onehot(y)) g in one pass (g / n for each row with ``mean``). softmax is
-    recomputed max-shifted (exact to 1e-16 at |z| = 1e4, where e^(z - (L + z_y)) would carry L's
-    rounding)."""
+    """(softmax(z) - onehot(y)) g in one pass (g / n for each row with ``mean``). softmax is the
+    forward's (from the memo) or recomputed max-shifted, never taken from L: e^(z - (L + z_y))
+    would carry L's rounding (1e-12 relative at |z| = 1e4)."""
     memo = _SCE_MEMO.pop(id(z), None) if type(z) is np.ndarray else None
     if memo is not None and memo[0] is z:  # the forward's own contiguous softmax, and o_y's places
         s = memo[1]

@@ -1325,20 +1325,19 @@ def where(cond: Any, x: Any, y: Any) -> Tensor:
         array([0., 2.])
     """
     c = _data(cond)
-    if _B.is_array_of_library(c):  # kept where it lives (a Dask mask is not computed here)
+    other = _B.is_array_of_library(c)  # kept where it lives (a Dask mask is not computed here)
+    if other:
         xp = _B.namespace(c)
-        if not xp.isdtype(c.dtype, "bool"):
-            if not xp.isdtype(c.dtype, "numeric"):
-                raise TypeError(f"where: the condition must be a bool array, got dtype {c.dtype}")
-            c = c != 0
+        boolean, numeric = xp.isdtype(c.dtype, "bool"), xp.isdtype(c.dtype, "numeric")
     else:
         c = np.asarray(c)
-        if c.dtype != np.bool_:
-            if c.dtype.kind not in "iuf":
-                raise TypeError(f"where: the condition must be a bool array, got dtype {c.dtype}")
-            c = c != 0
+        boolean, numeric = c.dtype == np.bool_, c.dtype.kind in "iuf"
+    if not boolean:
+        if not numeric:
+            raise TypeError(f"where: the condition must be a bool array, got dtype {c.dtype}")
+        c = c != 0
     a, b = _pair(x, y, "where")
-    if _B.is_array_of_library(c):
+    if other:
         _B.check_same("where", (c, a.data, b.data))
     try:
         np.broadcast_shapes(_B.shape(c), a.shape, b.shape)

@@ -363,13 +363,12 @@ class _Paths:
         for j, (rec, kind, expected) in enumerate(checks):
             show = records[rec][2]
             ns[f"_x{j}"] = expected
-            if kind == "is":  # the same leaf, and still wanting (or not) a gradient, as at the trace
-                lines.append(f"        if a{rec} is not _x{j}: return {show + ' is another object'!r}")
-                lines.append(f"        if a{rec}.requires_grad is not {bool(expected.requires_grad)}: return "
-                             f"{f'{show}.requires_grad changed (was {bool(expected.requires_grad)})'!r}")
-            elif kind == "flag":
-                lines.append(f"        if a{rec}.requires_grad is not {bool(expected.requires_grad)}: return "
-                             f"{f'{show}.requires_grad changed (was {bool(expected.requires_grad)})'!r}")
+            if kind in ("is", "flag"):  # the same leaf, still wanting (or not) a gradient as then
+                if kind == "is":
+                    lines.append(f"        if a{rec} is not _x{j}: return {show + ' is another object'!r}")
+                rg = bool(expected.requires_grad)
+                lines.append(f"        if a{rec}.requires_grad is not {rg}: return "
+                             f"{f'{show}.requires_grad changed (was {rg})'!r}")
             elif kind == "len":
                 lines.append(f"        if len(a{rec}) != _x{j}: return "
                              f"{f'{show} changed length (was {expected})'!r}")
@@ -518,13 +517,11 @@ def _reduce_numpy(part: str, val: Any, shape: tuple[int, ...]) -> str | None:
     gshape = val.shape
     if gshape == shape:
         return part
-    extra = len(gshape) - len(shape)
-    if extra == 1 and gshape[1:] == shape:
+    if len(gshape) == len(shape) + 1 and gshape[1:] == shape:
         return f"_sum({part}, axis=0)"
-    if extra < 0:
+    if len(gshape) < len(shape):
         return None
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and gshape[extra + i] != 1)
+    axes = E.summed_axes(gshape, shape)
     if not axes:
         return None
     text = f"_sum({part}, axis={axes!r}, keepdims=True)"
@@ -845,7 +842,7 @@ def _eager_backward(root: Node | None) -> dict[Node, Any]:
     if root is None:
         return {}
     grads = E.sweep({root: root._seed()}, consume=next(E._passes), keep=True, root=root)
-    E.store_grads([(leaf, g if leaf.grad is None else leaf.grad + g) for leaf, g in grads.items()])
+    E.store_grads([(leaf, E._accumulated(leaf, g)) for leaf, g in grads.items()])
     return grads
 
 
@@ -1205,7 +1202,7 @@ def _root(leaves: list[Any]) -> Node | None:
 
 def _accumulate(targets: list[Node], grads: tuple[Any, ...]) -> None:
     """Add the replay's gradients into ``.grad`` as backward does (leaves accumulate)."""
-    E.store_grads([(t, g if t.grad is None else t.grad + g) for t, g in zip(targets, grads) if g is not None])
+    E.store_grads([(t, E._accumulated(t, g)) for t, g in zip(targets, grads) if g is not None])
 
 
 def _unseen(out_leaves: list[Any], missing: list[Node]) -> str | None:
