@@ -190,3 +190,15 @@ def test_a_100_step_training_loop_equals_eager() -> None:
     (l0, p0), (l1, p1) = runs
     assert np.allclose(l0, l1, rtol=1e-12, atol=1e-12) and l0[-1] < l0[0]
     assert all(np.allclose(a, b, rtol=1e-12, atol=1e-12) for a, b in zip(p0, p1))
+
+
+def test_a_stale_grad_of_another_shape_is_refused_as_in_eager() -> None:
+    """A .grad set by hand to another shape would broadcast into a wrong gradient: the replay
+    refuses it with eager backward's message instead of adding."""
+    W = Tensor(np.ones((3, 2)), requires_grad=True)
+    x = Tensor(np.ones((4, 3)))
+    cf = al_compile(lambda x: (x @ W).sum())
+    for _ in range(2):  # the trace, then a replay
+        W.grad = np.zeros((1, 2))
+        with pytest.raises(ValueError, match=r"holds a \.grad of shape \(1, 2\)"):
+            cf(x)
