@@ -8,13 +8,14 @@ the same loss function in `autograd_lite.compile` (its one-time trace and code g
 timed apart, as the compile cost); ``floats`` is the forward and backward written out by hand over
 lists of floats (no skipping of zero gradients: the same arithmetic the graph does), the floor.
 
-Each engine runs in its own process (one engine's uncollected garbage slows every engine sharing
-its heap); runs alternate between engines; each run times at least 10 consecutive steps with the
-garbage collector on, as users have it. Prints the median step time of each engine, the ratios
-with the targets of issue 17, the node count and peak memory per graph node.
+Each engine runs in its own worker process (one engine's uncollected garbage slows every engine
+sharing its heap), with the garbage collector on, as users have it. The workers take turns, one
+block of consecutive steps each per round (see paired.py), so a change of the machine's speed falls
+on all engines of a round alike. Prints the median step time of each engine, the paired ratios
+(round by round) with the targets of issue 17, the node count and peak memory per graph node.
 
 Usage:
-    python benchmarks/bench_scalar_mlp.py            # full run (needs `pip install micrograd==0.1.0`)
+    python benchmarks/bench_scalar_mlp.py            # full run, ~1 minute (needs micrograd==0.1.0)
     python benchmarks/bench_scalar_mlp.py --quick    # smoke run (a few steps, few points)
 """
 
@@ -22,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
-import statistics
-import subprocess
 import sys
 import time
 import tracemalloc
 from typing import Any
 
 import numpy as np
+from paired import Pool, median_time, paired_ratio, serve
 
 
 def moons(n: int, seed: int = 1) -> tuple[list[list[float]], list[int]]:
@@ -131,15 +130,11 @@ def float_step(W: list[list[list[float]]], xs: list[list[float]], ys: list[int])
     return total / n + 1e-4 * sq
 
 
-def child_floats(steps: int, points: int) -> None:
+def float_worker(points: int) -> None:
     xs, ys = moons(points)
     W = [[[p.data for p in neuron] for neuron in layer] for layer in build_model(_Float, [2, 16, 16, 1])]
-    times, loss_values = [], []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        loss_values.append(float_step(W, xs, ys))
-        times.append(time.perf_counter() - t0)
-    print(json.dumps({"engine": "floats", "times": times, "loss": loss_values}))
+    first = float_step(W, xs, ys)  # untimed warm-up, as every engine's
+    serve(lambda: float_step(W, xs, ys), info={"first": first})
 
 
 class _Float:
@@ -149,9 +144,10 @@ class _Float:
         self.data = data
 
 
-def child(engine: str, steps: int, points: int) -> None:
+def worker(engine: str, points: int) -> None:
+    """One engine's worker process (see paired.py): a step is zero_grad, loss, backward, SGD."""
     if engine == "floats":
-        child_floats(steps, points)
+        float_worker(points)
         return
     if engine == "micrograd":
         from micrograd.engine import Value
@@ -161,11 +157,8 @@ def child(engine: str, steps: int, points: int) -> None:
     layers = build_model(Value, [2, 16, 16, 1])
     params = [p for layer in layers for neuron in layer for p in neuron]
     compiled = compile(lambda: loss_fn(layers, xs, ys)) if engine == "compiled" else None
-    times = []
-    loss_values = []
-    compile_s = 0.0
-    for k in range(steps + (compiled is not None)):
-        t0 = time.perf_counter()
+
+    def step() -> float:
         for p in params:
             p.grad = 0.0
         if compiled is None:
@@ -177,41 +170,44 @@ def child(engine: str, steps: int, points: int) -> None:
             value = compiled()
         for p in params:
             p.data -= 0.05 * p.grad
-        loss_values.append(value)
-        if compiled is not None and k == 0:
-            compile_s = time.perf_counter() - t0  # the first call traces and generates the code
-            continue
-        times.append(time.perf_counter() - t0)
-    loss_values = loss_values[:steps]
-    if compiled is not None:
-        print(json.dumps({"engine": engine, "times": times, "loss": loss_values, "compile_s": compile_s,
-                          "lines": compiled.stats["lines"]}))
+        return value
+
+    def memory() -> dict[str, Any]:
+        """The peak memory while one graph is alive, divided by its node count."""
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        loss = loss_fn(layers, xs, ys)
+        nodes = count_nodes(loss)
+        loss.backward()
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+        return {"nodes": nodes, "bytes_per_node": peak / nodes}
+
+    t0 = time.perf_counter()
+    first = step()  # untimed warm-up; compiled: the first call traces and generates the code
+    if compiled is None:
+        serve(step, info={"first": first}, finish=memory)
         return
-    # memory per node: the peak while one graph is alive, divided by its node count
-    gc.collect()
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    loss = loss_fn(layers, xs, ys)
-    nodes = count_nodes(loss)
-    loss.backward()
-    peak = tracemalloc.get_traced_memory()[1] - base
-    tracemalloc.stop()
-    print(json.dumps({"engine": engine, "times": times, "nodes": nodes,
-                      "bytes_per_node": peak / nodes, "loss": loss_values}))
+    serve(step, info={"compile_s": time.perf_counter() - t0, "lines": compiled.stats["lines"],
+                      "first": first})
+
+
+# steps per round: blocks of a few tenths of a second (micrograd's one step is over a second)
+BLOCK = {"autograd_lite": 3, "compiled": 30, "floats": 30, "micrograd": 1}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke run: 3 steps on 10 points")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating runs per engine")
-    ap.add_argument("--steps", type=int, default=10, help="consecutive steps timed per run")
+    ap.add_argument("--quick", action="store_true", help="smoke run: one round of 2 steps on 10 points")
+    ap.add_argument("--rounds", type=int, default=10, help="rounds; each engine runs one block per round")
     ap.add_argument("--points", type=int, default=100, help="two-moons points per step")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
-        args.rounds, args.steps, args.points = 1, 3, 10
-    if args.child:
-        child(args.child, args.steps, args.points)
+        args.rounds, args.points = 1, 10
+    if args.worker:
+        worker(args.worker, args.points)
         return
     engines = ["autograd_lite", "compiled", "floats"]
     try:
@@ -220,56 +216,52 @@ def main() -> None:
         engines.append("micrograd")
     except ImportError:
         print("micrograd is not installed (pip install micrograd==0.1.0): no micrograd column")
-    results: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
-    for _ in range(args.rounds):
-        for e in engines:
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", e, "--steps", str(args.steps),
-                 "--points", str(args.points)], check=True, capture_output=True, text=True)
-            results[e].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    summary = {e: _summary(e, runs) for e, runs in results.items()}
-    _report(summary)
+    pool = Pool({e: [sys.executable, __file__, "--worker", e, "--points", str(args.points)]
+                 for e in engines})
+    blocks = pool.run(args.rounds, {e: 2 if args.quick else BLOCK[e] for e in engines})
+    reports = pool.finish()
+    print(f"scalar MLP(2, [16, 16, 1]) step on {args.points} two-moons points: {args.rounds} round(s) "
+          "(each engine in its own process runs one block of steps per round, in turn)")
+    _report(blocks, pool.info, reports)
 
 
-def _summary(engine: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    times = [t for r in runs for t in r["times"]]
-    out = {"median_s": statistics.median(times), "steps": len(times), "loss": runs[0]["loss"]}
-    if "nodes" in runs[0]:
-        out["nodes"] = runs[0]["nodes"]
-        out["bytes_per_node"] = statistics.median(r["bytes_per_node"] for r in runs)
-    if "compile_s" in runs[0]:
-        out["compile_s"] = statistics.median(r["compile_s"] for r in runs)
-        out["lines"] = runs[0]["lines"]
-    return out
-
-
-def _report(summary: dict[str, dict[str, Any]]) -> None:
-    for e, s in summary.items():
+def _report(blocks: dict[str, list[dict[str, Any]]], info: dict[str, dict[str, Any]],
+            reports: dict[str, dict[str, Any]]) -> None:
+    for e, bs in blocks.items():
         extra = ""
-        if "nodes" in s:
-            extra = f" | {s['nodes']} nodes | {s['bytes_per_node']:.0f} B/node"
-        if "compile_s" in s:
-            extra = f" | compile (first call) {s['compile_s']:.2f} s, {s['lines']} lines generated"
-        print(f"{e:>14}: median step {s['median_s'] * 1e3:9.2f} ms over {s['steps']} steps{extra}")
-    t = {e: s["median_s"] for e, s in summary.items()}
+        if "nodes" in reports[e]:
+            extra = f" | {reports[e]['nodes']} nodes | {reports[e]['bytes_per_node']:.0f} B/node"
+        if "compile_s" in info[e]:
+            extra = (f" | compile (first call) {info[e]['compile_s']:.2f} s, "
+                     f"{info[e]['lines']} lines generated")
+        steps = sum(len(b["times"]) for b in bs)
+        print(f"{e:>14}: median step {median_time(bs) * 1e3:9.2f} ms over {steps} steps{extra}")
 
     def line(what: str, ratio: float, target: str, ok: bool) -> None:
         print(f"  {what} = {ratio:.2f}x  ({'meets' if ok else 'misses'} the target {target})")
 
-    if "micrograd" in t:
-        m = t["micrograd"]
-        eager = m / t["autograd_lite"]
+    def ratio(a: str, b: str) -> float:
+        return paired_ratio(blocks[a], blocks[b])
+
+    print("paired ratios (median over rounds of the ratio of the two engines' median steps):")
+    if "micrograd" in blocks:
+        eager = ratio("micrograd", "autograd_lite")
         line("micrograd / autograd_lite (eager)", eager, ">= 15x", eager >= 15)
-        line("micrograd / compiled", m / t["compiled"], ">= 100x", m / t["compiled"] >= 100)
-        mem = summary["autograd_lite"]["bytes_per_node"] / summary["micrograd"]["bytes_per_node"]
+        comp = ratio("micrograd", "compiled")
+        line("micrograd / compiled", comp, ">= 100x", comp >= 100)
+        mem = reports["autograd_lite"]["bytes_per_node"] / reports["micrograd"]["bytes_per_node"]
         line("memory per node, autograd_lite / micrograd", mem, "<= 0.5x", mem <= 0.5)
-    floor = t["compiled"] / t["floats"]
+    floor = ratio("compiled", "floats")
     line("compiled / hand-written floats", floor, "<= 2x", floor <= 2)
-    print(f"  autograd_lite (eager) / hand-written floats = {t['autograd_lite'] / t['floats']:.1f}x")
-    ref = summary["autograd_lite"]["loss"]
-    same = all(np.allclose(s["loss"], ref, rtol=1e-9) for s in summary.values())
-    exact = summary["compiled"]["loss"] == ref
-    print(f"  same losses on every engine (rtol 1e-9): {same}; compiled == eager bit for bit: {exact}")
+    print(f"  autograd_lite (eager) / hand-written floats = {ratio('autograd_lite', 'floats'):.1f}x")
+    losses = {e: [r for b in bs for r in b["results"]] for e, bs in blocks.items()}
+    losses = {e: [info[e]["first"], *v] for e, v in losses.items()}  # with the warm-up step
+    k = min(len(v) for v in losses.values())
+    ref = losses["autograd_lite"][:k]
+    same = all(np.allclose(v[:k], ref, rtol=1e-9) for v in losses.values())
+    exact = losses["compiled"][:k] == ref
+    print(f"  same losses on every engine over the first {k} steps (rtol 1e-9): {same}; "
+          f"compiled == eager bit for bit: {exact}")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,12 @@ cross-entropy, backward, SGD update. Four engines run the same step from the sam
 * ``jax``: the step under one ``jax.jit`` (value_and_grad and the update), float64 (only if jax is
   importable).
 
-Each engine runs in its own process; runs alternate between engines; each run times every step
-of ``--steps`` consecutive steps after a short warm-up, garbage collector on. The medians and the
-ratios are printed, with the targets of issue 17 (large: eager and compiled within 1.05x of numpy;
-small: eager within 2x and compiled within 1.5x of numpy, both faster than PyTorch and JAX). The
-engines' losses after the run are compared as a check.
+Each engine runs in its own worker process, garbage collector on; after a short warm-up the
+workers take turns, one block of ``--steps`` consecutive steps each per round (see paired.py), so a
+change of the machine's speed falls on all engines of a round alike. The median step times and the
+paired ratios (round by round) are printed, with the targets of issue 17 (large: eager and compiled
+within 1.05x of numpy; small: eager within 2x and compiled within 1.5x of numpy, both faster than
+PyTorch and JAX). The engines' losses after the run are compared as a check.
 
 Usage:
     python benchmarks/bench_tensor_mlp.py            # full run (~1 minute)
@@ -28,14 +29,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
+import os
 import sys
-import time
 from typing import Any
 
 import numpy as np
+from paired import Pool, median_time, paired_ratio, serve
 
 CONFIGS = {
     # name: (d, d_h, m, batch, (eager, compiled) target ratios to numpy (issue 17))
@@ -43,6 +42,7 @@ CONFIGS = {
     "small": (2, 10, 2, 100, (2.0, 1.5)),
 }
 ALPHA = 0.01
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 LR = 0.05
 
 
@@ -157,7 +157,7 @@ def torch_engine(p: dict[str, np.ndarray]) -> Any:
         with torch.no_grad():
             for q in params:
                 q -= LR * q.grad
-        return float(loss)
+        return float(loss.detach())
 
     return step
 
@@ -195,20 +195,13 @@ ENGINES = {"autograd_lite": autograd_lite_engine, "compiled": compiled_engine, "
            "torch": torch_engine, "jax": jax_engine}
 
 
-def child(engine: str, config: str, steps: int, warmup: int) -> None:
+def worker(engine: str, config: str, warmup: int) -> None:
+    """One engine's worker process (see paired.py), after ``warmup`` untimed steps."""
     d, dh, m, batch, _ = CONFIGS[config]
     step = ENGINES[engine](make_problem(d, dh, m, batch))
     for _ in range(warmup):
         step()
-    times = []
-    losses = []
-    clock = time.perf_counter
-    for _ in range(steps):
-        t0 = clock()
-        loss = step()
-        times.append(clock() - t0)
-        losses.append(loss)
-    print(json.dumps({"times": times, "losses": losses}))
+    serve(step)
 
 
 def importable(name: str) -> bool:
@@ -222,16 +215,16 @@ def importable(name: str) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: one round of a few steps")
-    ap.add_argument("--rounds", type=int, default=10, help="alternating runs per engine")
-    ap.add_argument("--steps", type=int, default=100, help="steps timed per run")
+    ap.add_argument("--rounds", type=int, default=10, help="rounds; each engine runs one block per round")
+    ap.add_argument("--steps", type=int, default=100, help="steps per block")
     ap.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
     ap.add_argument("--configs", default="large,small", help="comma-separated: large, small")
-    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.steps, args.warmup = 1, 5, 2
-    if args.child:
-        child(args.child[0], args.child[1], args.steps, args.warmup)
+    if args.worker:
+        worker(args.worker[0], args.worker[1], args.warmup)
         return
     engines = ["autograd_lite", "compiled", "numpy"]
     for peer in ("torch", "jax"):
@@ -239,36 +232,41 @@ def main() -> None:
             engines.append(peer)
         else:
             print(f"{peer} is not importable: no {peer} column")
+    # one BLAS thread each unless set: a waiting worker's idle BLAS threads spin on the core the
+    # working one needs, and every engine then uses the same single-threaded kernels
+    env = {k: os.environ.get(k, "1") for k in THREAD_VARS}
+    print("BLAS/OpenMP threads per engine: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     for config in args.configs.split(","):
-        d, dh, m, batch, target = CONFIGS[config]
-        runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
-        for r in range(args.rounds):
-            order = engines if r % 2 == 0 else engines[::-1]
-            for e in order:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", e, config, "--steps", str(args.steps),
-                     "--warmup", str(args.warmup)], check=True, capture_output=True, text=True)
-                runs[e].append(json.loads(out.stdout.strip().splitlines()[-1]))
-        med = {e: statistics.median(t for r in rs for t in r["times"]) for e, rs in runs.items()}
-        print(f"\n{config}: d={d}, d_h={dh}, m={m}, batch={batch} "
-              f"({args.rounds} runs x {args.steps} steps per engine, median step time)")
-        for e in engines:
-            print(f"  {e:>14}: {med[e] * 1e6:10.1f} us")
-        for e, goal in zip(("autograd_lite", "compiled"), target):
-            ratio = med[e] / med["numpy"]
-            verdict = "meets" if ratio <= goal else "MISSES"
-            print(f"  {e} / numpy = {ratio:.2f}x  ({verdict} the target <= {goal}x)")
-            for peer in ("torch", "jax"):
-                if peer in med:
-                    tr = med[e] / med[peer]
-                    line = f"  {e} / {peer} = {tr:.2f}x"
-                    if config == "small":
-                        line += f"  ({'meets' if tr < 1 else 'MISSES'} the target < 1x)"
-                    print(line)
-        final = {e: rs[0]["losses"][-1] for e, rs in runs.items()}
-        same = all(np.isclose(v, final["numpy"], rtol=1e-6) for v in final.values())
-        print(f"  same loss after {args.warmup + args.steps} steps on every engine: {same} "
-              f"({final['numpy']:.6f})")
+        pool = Pool({e: [sys.executable, __file__, "--worker", e, config, "--warmup", str(args.warmup)]
+                     for e in engines}, env={**os.environ, **env})
+        blocks = pool.run(args.rounds, args.steps)
+        pool.finish()
+        _report(config, engines, blocks, args)
+
+
+def _report(config: str, engines: list[str], blocks: dict[str, list[dict[str, Any]]],
+            args: argparse.Namespace) -> None:
+    d, dh, m, batch, target = CONFIGS[config]
+    print(f"\n{config}: d={d}, d_h={dh}, m={m}, batch={batch} ({args.rounds} round(s) x {args.steps} "
+          "steps per engine, each engine in its own process, in turn; median step time)")
+    for e in engines:
+        print(f"  {e:>14}: {median_time(blocks[e]) * 1e6:10.1f} us")
+    print("  paired ratios (median over rounds of the ratio of the two engines' median steps):")
+    for e, goal in zip(("autograd_lite", "compiled"), target):
+        ratio = paired_ratio(blocks[e], blocks["numpy"])
+        verdict = "meets" if ratio <= goal else "MISSES"
+        print(f"  {e} / numpy = {ratio:.2f}x  ({verdict} the target <= {goal}x)")
+        for peer in ("torch", "jax"):
+            if peer in blocks:
+                tr = paired_ratio(blocks[e], blocks[peer])
+                line = f"  {e} / {peer} = {tr:.2f}x"
+                if config == "small":
+                    line += f"  ({'meets' if tr < 1 else 'MISSES'} the target < 1x)"
+                print(line)
+    final = {e: bs[-1]["results"][-1] for e, bs in blocks.items()}
+    same = all(np.isclose(v, final["numpy"], rtol=1e-6) for v in final.values())
+    print(f"  same loss after {args.warmup + args.rounds * args.steps} steps on every engine: {same} "
+          f"({final['numpy']:.6f})")
 
 
 if __name__ == "__main__":
