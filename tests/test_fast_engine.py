@@ -187,3 +187,35 @@ def test_leaves_get_their_own_gradient_arrays_eager_and_compiled() -> None:
         assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
         a.grad *= 0.5  # clip one
         assert np.array_equal(b.grad, np.ones(3)) and np.array_equal(c.grad, -np.ones(3))
+
+
+def _slots(node: Value) -> dict[str, object]:
+    """Every slot a node has set (an unset one is absent), `_id` aside (a creation counter)."""
+    out = {}
+    for name in engine.Node.__slots__:
+        if name != "_id" and hasattr(node, name):
+            out[name] = getattr(node, name)
+    return out
+
+
+def test_the_scalar_fast_path_builds_the_nodes_build_builds() -> None:
+    """Value's methods build their nodes without calling `_build` (the hot path): slot for slot
+    the same node, for ops on nodes that need a gradient, on constants, and for lifted numbers."""
+    from autograd_lite.core import rules as R
+
+    x, c = Value(1.5), Value(-0.5, requires_grad=False)
+    cases = [(x + c, R.ADD, (x, c)), (c - x, R.SUB, (c, x)), (x * 2.0, R.MUL, None),
+             (3 / x, R.DIV, None), (x ** x, R.POWER, (x, x)), (-x, R.NEG, (x,)),
+             (x.relu(), R.RELU, (x,)), (x.tanh(), R.TANH, (x,)), (c * c, R.MUL, (c, c)),
+             (c.exp(), R.EXP, (c,))]
+    for node, rule, inputs in cases:
+        inputs = inputs or node._parents
+        assert node._rule in (rule, None) and len(node._parents) in (0, len(inputs))
+        want = engine.Node._leaf.__func__(Value, node.data, False) if not node.requires_grad else (
+            engine._build(object.__new__(Value), node.data, True, rule, *inputs))
+        assert _slots(node) == _slots(want), rule.name
+        assert node._id > x._id  # numbered in creation order
+    lifted = (x * 2.0)._b
+    assert _slots(lifted) == _slots(engine.Node._leaf.__func__(Value, 2.0, False))
+    assert [Value.__add__.__name__, Value.__rmul__.__name__, Value.tanh.__name__] == [
+        "__add__", "__rmul__", "tanh"]

@@ -23,6 +23,7 @@ leaky_relu'(0) = alpha, sign' = 0 everywhere.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import os
@@ -102,12 +103,17 @@ def defrule(name: str, doc: str, *, forward: Callable[..., Any], vjp: Callable[.
     return r
 
 
-def add_methods(cls: type, kind: str, call: Callable[[Rule, Any], Any]) -> None:
-    """Give node class ``cls`` a method ``x.<method>()`` = ``call(rule, x)`` for every unary rule
-    of node ``kind`` whose method it does not define by hand (those take arguments)."""
+def add_methods(cls: type, kind: str, call: Callable[[Rule, Any], Any] | None = None, *,
+                make: Callable[[Rule], Callable[[Any], Any]] | None = None) -> None:
+    """Give node class ``cls`` a method ``x.<method>()`` for every unary rule of node ``kind``
+    whose method it does not define by hand (those take arguments): ``call(rule, x)``, or the
+    method ``make(rule)`` returns."""
+    if make is None:
+        assert call is not None, "add_methods: give call or make"
+        make = functools.partial(_method, call=call)
     for r in RULES.values():
         if r.method and kind in r.nodes and not hasattr(cls, r.method):
-            setattr(cls, r.method, _method(r, call))
+            setattr(cls, r.method, make(r))
     cls.__abs__ = cls.abs  # type: ignore[attr-defined]
 
 

@@ -13,12 +13,99 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import rules as R
-from .engine import _NO_GRAD, Node, _build, _escaped, _mode, _new
+from .engine import _NO_GRAD, Node, _build, _counter, _escaped, _mode, _new
 
 __all__ = ["Value"]
+
+# The scalar hot path. In the plain mode (grad on, no anomaly mode, no module scope, no trace) a
+# Value op is built right in its method: the rule table's forward, then the slots `_build` fills,
+# written out (a call less per node, and no branches for arities the op does not have: together
+# ~35% of building a scalar node). tests/test_fast_engine.py checks that these nodes equal
+# `_build`'s slot for slot. Any active mode goes through `Node._apply`.
+_MAX = 1.7976931348623157e308
+
+
+def _binary(rule: R.Rule, sym: str) -> tuple[Callable[[Value, Any], Value], Callable[[Value, Any], Value]]:
+    """``x <sym> y`` for a Value ``x`` and its reflected form (``2 * x``), from the table's rule."""
+    forward = rule.forward
+
+    def op(self: Value, other: Any) -> Value:
+        if other.__class__ is not Value:
+            other = _lift(other, sym)
+        if _mode.get():
+            return _apply(rule, (self, other))
+        ad = self.data
+        bd = other.data
+        out = forward(ad, bd)
+        if not -_MAX <= out <= _MAX:  # inf or nan; the cheapest test
+            _overflowed(rule, ad, bd, out=out)
+        node = _new(Value)
+        node._flags = 0
+        node.data = out
+        node.grad = 0.0
+        node.label = None
+        node._more = None
+        node._static = None
+        node._meta = None
+        if self.requires_grad or other.requires_grad:
+            node.requires_grad = True
+            node._a = self
+            node._b = other
+            node._ad = ad
+            node._bd = bd
+            node._rule = rule
+        else:  # from constants only: a constant
+            node.requires_grad = False
+            node._a = node._b = node._rule = None
+        node._id = next(_counter)
+        return node
+
+    def rop(self: Value, other: Any) -> Value:
+        return op(_lift(other, sym), self)
+
+    name = {"div": "truediv", "power": "pow"}.get(rule.name, rule.name)
+    op.__name__, rop.__name__ = f"__{name}__", f"__r{name}__"
+    op.__qualname__, rop.__qualname__ = f"Value.__{name}__", f"Value.__r{name}__"
+    return op, rop
+
+
+def _unary(rule: R.Rule) -> Callable[[Value], Value]:
+    """``x.<method>()`` for a unary rule without static arguments, built as `_binary` builds."""
+    forward = rule.forward
+
+    def method(self: Value) -> Value:
+        if _mode.get():
+            return _apply(rule, (self,))
+        ad = self.data
+        node = _new(Value)
+        node._flags = 0
+        node.data = forward(ad)
+        node.grad = 0.0
+        node.label = None
+        node._b = node._more = node._static = node._meta = None
+        if self.requires_grad:
+            node.requires_grad = True
+            node._a = self
+            node._ad = ad
+            node._rule = rule
+        else:
+            node.requires_grad = False
+            node._a = node._rule = None
+        node._id = next(_counter)
+        return node
+
+    method.__name__ = method.__qualname__ = str(rule.method or rule.name)
+    method.__doc__ = f"{rule.doc}  (elementwise; the rule table's entry {rule.name!r})"
+    return method
+
+
+_power, _rpower = _binary(R.POWER, "**")
+
+
 
 class Value(Node):
     """A scalar in the computation graph: ``.data`` (float), ``.grad`` (float), ``.label``, ``.op``.
@@ -171,37 +258,10 @@ class Value(Node):
         return Value(self.data, requires_grad=False, label=self.label)
 
     # --- arithmetic -----------------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _lift(other, "+")
-        return _op2(R.ADD, self, other)
-
-    def __radd__(self, other: Any) -> Value:
-        return _op2(R.ADD, _lift(other, "+"), self)
-
-    def __sub__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _lift(other, "-")
-        return _op2(R.SUB, self, other)
-
-    def __rsub__(self, other: Any) -> Value:
-        return _op2(R.SUB, _lift(other, "-"), self)
-
-    def __mul__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _lift(other, "*")
-        return _op2(R.MUL, self, other)
-
-    def __rmul__(self, other: Any) -> Value:
-        return _op2(R.MUL, _lift(other, "*"), self)
-
-    def __truediv__(self, other: Any) -> Value:
-        if other.__class__ is not Value:
-            other = _lift(other, "/")
-        return _op2(R.DIV, self, other)
-
-    def __rtruediv__(self, other: Any) -> Value:
-        return _op2(R.DIV, _lift(other, "/"), self)
+    __add__, __radd__ = _binary(R.ADD, "+")
+    __sub__, __rsub__ = _binary(R.SUB, "-")
+    __mul__, __rmul__ = _binary(R.MUL, "*")
+    __truediv__, __rtruediv__ = _binary(R.DIV, "/")
 
     def __pow__(self, other: Any) -> Value:
         """``x ** n`` (a number: a static exponent) or ``x ** y`` (a Value: differentiable in y).
@@ -209,17 +269,16 @@ class Value(Node):
         A negative base with a non-integer exponent gives nan (with a RuntimeWarning).
         """
         if isinstance(other, Value):
-            return _op2(R.POWER, self, other)
+            return _power(self, other)
         if isinstance(other, int | float) and not isinstance(other, bool):
             return _apply(R.POW, (self,), {"exponent": float(other)})
         raise TypeError(f"Value ** {type(other).__name__}: the exponent must be a number or a "
                         "Value")
 
     def __rpow__(self, other: Any) -> Value:
-        return _op2(R.POWER, _lift(other, "**"), self)
+        return _rpower(self, other)
 
-    def __neg__(self) -> Value:
-        return _op1(R.NEG, self)
+    __neg__ = _unary(R.NEG)
 
     def __pos__(self) -> Value:
         return self
@@ -317,22 +376,6 @@ _apply = Value._apply
 _leaf = Node._leaf.__func__  # type: ignore[attr-defined]
 
 
-# The scalar hot path. In the plain mode (grad on, no anomaly mode, no module scope) a Value op
-# is built here directly: the same rule table entry and the same node layout as
-# `Node._apply`, minus its generality (any arity, static arguments, modes), which costs ~25% of
-# an op on a scalar graph. Any active mode goes through `Node._apply`.
-
-def _op2(rule: Any, a: Value, b: Value) -> Value:
-    if _mode.get():
-        return _apply(rule, (a, b))
-    out = rule.forward(a.data, b.data)
-    if not -1.7976931348623157e308 <= out <= 1.7976931348623157e308:  # inf or nan; the cheapest test
-        _overflowed(rule, a.data, b.data, out=out)
-    if a.requires_grad or b.requires_grad:
-        return _build(_new(Value), out, True, rule, a, b)
-    return _build(_new(Value), out, False)
-
-
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 
@@ -347,23 +390,22 @@ def _overflowed(rule: Any, *xs: float, out: float) -> None:
             "logarithms; detect_anomaly() turns this into an error")
 
 
-def _op1(rule: Any, a: Value) -> Value:
-    if _mode.get():
-        return _apply(rule, (a,))
-    if a.requires_grad:
-        return _build(_new(Value), rule.forward(a.data), True, rule, a)
-    return _build(_new(Value), rule.forward(a.data), False)
-
-
 # the unary methods without arguments come from the rule table (see `defrule`)
-R.add_methods(Value, "Value", _op1)
+R.add_methods(Value, "Value", make=_unary)
 
 
 def _lift(other: Any, op: str) -> Value:
     if isinstance(other, Value):
         return other
-    if other.__class__ is float or other.__class__ is int:
-        return _leaf(Value, float(other), False)
+    if other.__class__ is float or other.__class__ is int:  # a constant leaf, as `_build` makes it
+        node = _new(Value)
+        node._flags = 0
+        node.data = float(other)
+        node.grad = 0.0
+        node.requires_grad = False
+        node.label = node._a = node._b = node._more = node._rule = node._static = node._meta = None
+        node._id = next(_counter)
+        return node
     if isinstance(other, Node):
         raise TypeError(
             f"Value {op} {type(other).__name__}: cannot mix a scalar Value with a Tensor in one op. "
