@@ -461,7 +461,7 @@ def _times(t: Any, k: Any) -> Any:
 
 ADD = defrule(
     "add", "x + y;  ∂/∂x = 1, ∂/∂y = 1",
-    forward=lambda x, y: x + y,
+    forward=operator.add,  # x + y, without a Python frame (the scalar hot path)
     vjp=lambda g, ans, x, y: (g, g),
     jvp=lambda t, ans, x, y: _plus(t[0], t[1]),
     symbol="+",
@@ -469,7 +469,7 @@ ADD = defrule(
 
 SUB = defrule(
     "sub", "x - y;  ∂/∂x = 1, ∂/∂y = -1",
-    forward=lambda x, y: x - y,
+    forward=operator.sub,  # x - y, without a Python frame (the scalar hot path)
     vjp=lambda g, ans, x, y: (g, -g),
     jvp=lambda t, ans, x, y: _plus(t[0], None if t[1] is None else -t[1]),
     symbol="-",
@@ -477,7 +477,7 @@ SUB = defrule(
 
 MUL = defrule(
     "mul", "x · y;  ∂/∂x = y, ∂/∂y = x",
-    forward=lambda x, y: x * y,
+    forward=operator.mul,  # x * y, without a Python frame (the scalar hot path)
     vjp=lambda g, ans, x, y: (g * y, g * x),
     jvp=lambda t, ans, x, y: _plus(_times(t[0], y), _times(t[1], x)),
     symbol="*",
@@ -526,7 +526,7 @@ DIV = defrule(
 
 NEG = defrule(
     "neg", "-x;  d/dx = -1",
-    forward=lambda x: -x,
+    forward=operator.neg,
     vjp=lambda g, ans, x: (-g,),
     jvp=lambda t, ans, x: -t[0],
 )
