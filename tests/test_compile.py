@@ -267,6 +267,84 @@ def test_a_constant_made_from_an_input_is_refused() -> None:
     assert step.stats["hits"] == 0
 
 
+def test_fn_that_runs_backward_itself_gets_the_fix() -> None:
+    """A micrograd step wrapped whole (backward inside fn): compile backpropagates the output
+    itself, so it says so instead of a consumed-graph error about a second pass."""
+    w = Value(2.0)
+
+    def step() -> Value:
+        loss = w * w
+        loss.backward()
+        return loss
+
+    compiled = al_compile(step)
+    with pytest.raises(RuntimeError, match=r"fn called backward\(\) on the output it returns"):
+        compiled()
+    assert w.grad == 4.0  # fn's own backward, once; compile added nothing
+
+
+def _eager_grads(fn: object, calls: int, leaves: list[Value]) -> list[list[float]]:
+    out = []
+    for _ in range(calls):
+        for p in leaves:
+            p.grad = 0.0
+        loss = fn()  # type: ignore[operator]
+        loss.backward()
+        out.append([p.grad.data if isinstance(p.grad, Value) else p.grad for p in leaves])
+    return out
+
+
+@pytest.mark.parametrize("how", ["p.grad = 0", "module.zero_grad()", "backward(create_graph=True)"])
+def test_fn_that_sets_grad_itself_runs_eagerly_with_a_warning(how: str) -> None:
+    """What fn does to .grad (zeroing, an inner backward) is not an op a replay can redo: such a
+    recording runs eagerly, so every call gives eager's gradients, and says why once."""
+    model = ValueMLP([2, 3, 1], seed=0)
+    params = model.parameters()
+    x = [Value(0.5, requires_grad=False), Value(-1.0, requires_grad=False)]
+
+    def fn() -> Value:
+        if how == "p.grad = 0":
+            for p in params:
+                p.grad = 0.0
+        elif how == "module.zero_grad()":
+            model.zero_grad()
+        out = model(x)
+        out = out[0] if isinstance(out, list) else out
+        if how.startswith("backward"):
+            (out * out).backward(create_graph=True)
+            return params[0].grad * 1.0 + out
+        return out * out
+
+    want = _eager_grads(fn, 3, params)
+    compiled = al_compile(fn)
+    got = []
+    with pytest.warns(CompileWarning, match=r"fn writes \.grad itself"):
+        for _ in range(3):
+            for p in params:
+                p.grad = 0.0
+            compiled()
+            got.append([p.grad.data if isinstance(p.grad, Value) else p.grad for p in params])
+    assert got == want
+    assert compiled.stats["hits"] == 0 and compiled.stats["eager_calls"] == 2
+
+
+def test_zero_grad_inside_fn_is_seen_even_when_grad_is_already_none() -> None:
+    """A Tensor model's zero_grad() sets None over None: no object changes, the call tells."""
+    model = MLP([2, 3, 2], seed=0)
+    X, y = Tensor(np.ones((4, 2))), np.array([0, 1, 1, 0])
+
+    def fn() -> Tensor:
+        model.zero_grad()
+        return cross_entropy(model(X), y)
+
+    compiled = al_compile(fn)
+    with pytest.warns(CompileWarning, match=r"fn writes \.grad itself \(zero_grad\(\)\)"):
+        compiled()
+    first = model.fc1.W.grad.copy()
+    compiled()  # eager again: zeroed by fn, so the same gradient, not twice it
+    assert np.array_equal(model.fc1.W.grad, first) and compiled.stats["hits"] == 0
+
+
 def test_modes_run_eagerly() -> None:
     w = Value(2.0)
     step = al_compile(lambda: w * w)

@@ -78,6 +78,9 @@ _counter = itertools.count()
 # set by autograd_lite.compile while any trace runs: called as (node, op, other, result) by the
 # comparisons of Node; None otherwise (one global read per comparison)
 _on_compare: Callable[[Node, str, Any, Any], None] | None = None
+# set by autograd_lite.compile while any trace runs, like `_on_compare`: told when zero_grad,
+# backward or a micrograd-style hand step writes .grad (what a replay cannot redo)
+_on_grad_write: Callable[[str], None] | None = None
 _new = object.__new__
 # Set by the transforms while they run the user's function: where user code turned a node into
 # a plain number or array (float(), np.asarray, .item(), .detach()), to explain a zero gradient.
@@ -732,6 +735,8 @@ class Node:
         rule = self._rule
         if rule is None or self.grad is None:  # a leaf, or no gradient to pass on yet
             return
+        if _on_grad_write is not None:
+            _on_grad_write("a hand step _backward()")
         own_step = getattr(rule, "step", None)
         token = _mode.set(_mode.get() | _NO_GRAD)
         try:
@@ -897,6 +902,8 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
             "(was it built under no_grad(), from detached nodes, or from Tensors created without "
             "requires_grad=True?). Build it from nodes with requires_grad=True, outside no_grad().")
     seed = root._seed() if gradient is None else root._check_seed(gradient)
+    if _on_grad_write is not None:
+        _on_grad_write("backward()")
     if create_graph:
         retain_graph = True
     consume = 0 if retain_graph else next(_passes)
@@ -1266,6 +1273,8 @@ def zero_grad(*targets: Any) -> None:
         >>> x = Value(2.0); (x * x).backward(); zero_grad(x); x.grad
         0.0
     """
+    if _on_grad_write is not None:
+        _on_grad_write("zero_grad()")
     stack = list(targets)
     while stack:
         t = stack.pop()

@@ -32,6 +32,7 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..core.engine import zero_grad
 from ..core.value import Value
 
 __all__ = ["MLP", "Layer", "Module", "Neuron", "Value"]
@@ -52,8 +53,7 @@ class Module:
             >>> n = Neuron(2); n.w[0].grad = 3.0; n.zero_grad(); n.w[0].grad
             0.0
         """
-        for p in self.parameters():
-            p.grad = 0.0
+        zero_grad(self.parameters())  # 0.0 for Values, and a running compile trace is told
 
     def parameters(self) -> list[Value]:
         """The trainable Values, in a fixed order (none for the base class)."""

@@ -24,6 +24,10 @@ What a call replays, and what makes it trace again (never a silently stale answe
   the objects along the way (a penalty weight, a flag) and in the names ``fn`` uses are checked too.
 * A comparison on a node during the trace (``if x > 0:``, ``max(values)``) is a guard: a call where
   its outcome flips runs ``fn`` eagerly again and records that branch too.
+* fn writing ``.grad`` itself (``zero_grad()``, ``backward()``, ``p.grad = 0.0`` by hand) is not
+  an op a replay can redo: such a recording runs every call eagerly, with a `CompileWarning`
+  (only ``p.grad = None`` by hand over a ``None`` goes unseen: use ``zero_grad()``). fn calling
+  ``backward()`` on its own output is an error: compile does that itself.
 * What cannot be seen: Python reading a node's data (``.data``, ``float(v)``, ``.item()``,
   ``bool(t)``), random numbers drawn inside fn, or state the checks above do not cover. Its value
   at the trace is baked in. ``compile(fn, check=True)`` runs every call eagerly as well and raises
@@ -118,11 +122,19 @@ def _on_compare(node: Node, op: str, other: Any, result: Any) -> None:
         guards.append((next(E._counter), node, op, other, result))
 
 
+def _on_grad_write(what: str) -> None:
+    """Record that fn itself wrote .grad (zero_grad, backward, a hand step) while this context traces."""
+    guards = _recorder.get()
+    if guards is not None:
+        guards.append(what)
+
+
 def _start_trace(guards: list[Any]) -> tuple[contextvars.Token[Any], contextvars.Token[int]]:
     global _tracing
     with _hook_lock:
         _tracing += 1
         E._on_compare = _on_compare
+        E._on_grad_write = _on_grad_write
     return _recorder.set(guards), E._mode.set(E._mode.get() | E._RECORD)
 
 
@@ -134,6 +146,7 @@ def _end_trace(tokens: tuple[contextvars.Token[Any], contextvars.Token[int]]) ->
         _tracing -= 1
         if not _tracing:
             E._on_compare = None
+            E._on_grad_write = None
 
 
 # ------------------------------------------------------------------------- arguments: key and inputs
@@ -841,6 +854,12 @@ def _eager_backward(root: Node | None) -> dict[Node, Any]:
     """``root.backward()``, returning each leaf's gradient of this pass (before it is added in)."""
     if root is None:
         return {}
+    if root._flags:  # consumed: fn ran backward() through its own output
+        raise RuntimeError(
+            "compile(fn): fn called backward() on the output it returns, but compile does that "
+            "itself: a call returns fn's result and fills .grad like output.backward(). Let fn "
+            "compute and return the loss only, and keep zero_grad(), backward() and the parameter "
+            "update outside it (or call fn without compile).")
     grads = E.sweep({root: root._seed()}, consume=next(E._passes), keep=True, root=root)
     E.store_grads([(leaf, E._accumulated(leaf, g)) for leaf, g in grads.items()])
     return grads
@@ -943,6 +962,49 @@ def _aliases(kinds: dict[Node, Any], args: list[Node]) -> None:
             raise _UnsupportedError(f"fn made a constant Tensor of shape {d.shape} from the data of an "
                                f"input ({_describe(src[0])}: Tensor(x), x.data or a view of it); the "
                                "replay would keep the first call's numbers; use the input node itself")
+
+
+def _grads_before(fn: Any, call: _Call) -> list[tuple[Node, Any, Any]]:
+    """Each leaf fn can reach (its argument nodes, and the leaves a search of what it holds finds,
+    as `_Paths` searches) with its ``.grad`` before fn runs, for `_written`: a replay cannot redo
+    what fn itself does to ``.grad`` (the library's zero_grad and backward tell the trace
+    themselves; this catches ``p.grad = 0.0`` written by hand). A float gradient is replaced by
+    an equal new float object, so that fn writing the same literal is still seen; an array is
+    copied, so that zeroing it in place is seen."""
+    found = []
+    seen: set[int] = set()
+    for n in call.nodes:
+        seen.add(id(n))
+        found.append(_grad_state(n))
+    queue = [(e, s, o) for e, s, o in _roots(fn, call.objects)]
+    head = 0
+    while head < len(queue) and len(seen) < _MAX_VISITS:
+        expr, show, obj = queue[head]
+        head += 1
+        if isinstance(obj, _SCALARS) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Node):
+            if obj._a is None and obj._more is None:
+                found.append(_grad_state(obj))
+            continue
+        queue.extend((e, s, o) for e, s, o, _ in _children(obj, expr, show))
+    return found
+
+
+def _grad_state(n: Node) -> tuple[Node, Any, Any]:
+    g = n.grad
+    if type(g) is float:
+        n.grad = g = g * 1.0  # the same number (and sign of zero), a new object
+    return n, g, g.copy() if type(g) is np.ndarray else None
+
+
+def _written(before: list[tuple[Node, Any, Any]]) -> list[str]:
+    """What fn did to the ``.grad`` recorded by `_grads_before` (an empty list: nothing)."""
+    for n, g, copy in before:
+        if n.grad is not g or (copy is not None and not np.array_equal(g, copy, equal_nan=True)):
+            return [f"the .grad of {_describe(n)} changed while fn ran"]
+    return []
 
 
 def _describe(n: Node) -> str:
@@ -1120,6 +1182,7 @@ class Compiled:
         """Run fn eagerly (the answer of this call), record it, check the recording against it."""
         t0 = time.perf_counter()
         guards: list[Any] = []
+        before = _grads_before(self.fn, call)
         start = next(E._counter)
         tokens = _start_trace(guards)
         try:
@@ -1128,12 +1191,17 @@ class Compiled:
             _end_trace(tokens)
         out_tokens, out_leaves = _flatten(out)
         root = _root(out_leaves)
+        written = [g for g in guards if type(g) is str] + _written(before)
+        guards = [g for g in guards if type(g) is not str]
         grads = _eager_backward(root)
         t1 = time.perf_counter()
         try:
             entry = _record(self.fn, call, start, guards, out_tokens, out_leaves, root)
             bad = _validate(entry, call, out_leaves, grads)
-            if bad is not None:
+            if written:
+                entry.eager = (f"fn writes .grad itself ({written[0]}), which a replay cannot redo; "
+                               "to replay, call zero_grad() and backward() outside fn")
+            elif bad is not None:
                 entry.eager = f"its recording did not reproduce the eager result ({bad}); please report it"
             else:
                 self._warn_once(_unseen(out_leaves, entry.paths.missing))
