@@ -318,7 +318,7 @@ def test_fn_that_sets_grad_itself_runs_eagerly_with_a_warning(how: str) -> None:
     want = _eager_grads(fn, 3, params)
     compiled = al_compile(fn)
     got = []
-    with pytest.warns(CompileWarning, match=r"fn writes \.grad itself"):
+    with pytest.warns(CompileWarning, match=r"fn writes \.grad or \.data itself"):
         for _ in range(3):
             for p in params:
                 p.grad = 0.0
@@ -338,11 +338,31 @@ def test_zero_grad_inside_fn_is_seen_even_when_grad_is_already_none() -> None:
         return cross_entropy(model(X), y)
 
     compiled = al_compile(fn)
-    with pytest.warns(CompileWarning, match=r"fn writes \.grad itself \(zero_grad\(\)\)"):
+    with pytest.warns(CompileWarning, match=r"fn writes \.grad or \.data itself \(zero_grad\(\)\)"):
         compiled()
     first = model.fc1.W.grad.copy()
     compiled()  # eager again: zeroed by fn, so the same gradient, not twice it
     assert np.array_equal(model.fc1.W.grad, first) and compiled.stats["hits"] == 0
+
+
+@pytest.mark.parametrize("kind", ["Value", "Tensor"])
+def test_an_update_inside_fn_runs_eagerly_with_a_warning(kind: str) -> None:
+    """fn changing a leaf's data (an SGD step inside fn; in place for an array) would be lost by
+    a replay: the calls run eagerly and give eager's numbers."""
+    w = Value(1.0) if kind == "Value" else Tensor(np.ones(2), requires_grad=True)
+    x = Value(3.0, requires_grad=False) if kind == "Value" else Tensor(np.full(2, 3.0))
+
+    def fn() -> Value | Tensor:
+        if kind == "Value":
+            w.data = w.data * 0.5
+            return w * x
+        w.data *= 0.5  # in place: the same array object
+        return (w * x).sum()
+
+    compiled = al_compile(fn)
+    with pytest.warns(CompileWarning, match=r"the \.data of .* changed while fn ran"):
+        got = [float(compiled()) for _ in range(3)]
+    assert got == ([1.5, 0.75, 0.375] if kind == "Value" else [3.0, 1.5, 0.75])
 
 
 def test_modes_run_eagerly() -> None:

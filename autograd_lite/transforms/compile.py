@@ -24,10 +24,11 @@ What a call replays, and what makes it trace again (never a silently stale answe
   the objects along the way (a penalty weight, a flag) and in the names ``fn`` uses are checked too.
 * A comparison on a node during the trace (``if x > 0:``, ``max(values)``) is a guard: a call where
   its outcome flips runs ``fn`` eagerly again and records that branch too.
-* fn writing ``.grad`` itself (``zero_grad()``, ``backward()``, ``p.grad = 0.0`` by hand) is not
-  an op a replay can redo: such a recording runs every call eagerly, with a `CompileWarning`
-  (only ``p.grad = None`` by hand over a ``None`` goes unseen: use ``zero_grad()``). fn calling
-  ``backward()`` on its own output is an error: compile does that itself.
+* fn writing ``.grad`` or a leaf's ``.data`` itself (``zero_grad()``, ``backward()``,
+  ``p.grad = 0.0``, a parameter update) is not an op a replay can redo: such a recording runs
+  every call eagerly, with a `CompileWarning` (only ``p.grad = None`` by hand over a ``None``
+  goes unseen: use ``zero_grad()``). fn calling ``backward()`` on its own output is an error:
+  compile does that itself.
 * What cannot be seen: Python reading a node's data (``.data``, ``float(v)``, ``.item()``,
   ``bool(t)``), random numbers drawn inside fn, or state the checks above do not cover. Its value
   at the trace is baked in. ``compile(fn, check=True)`` runs every call eagerly as well and raises
@@ -964,13 +965,13 @@ def _aliases(kinds: dict[Node, Any], args: list[Node]) -> None:
                                "replay would keep the first call's numbers; use the input node itself")
 
 
-def _grads_before(fn: Any, call: _Call) -> list[tuple[Node, Any, Any]]:
+def _grads_before(fn: Any, call: _Call) -> list[tuple[Node, Any, Any, Any, Any]]:
     """Each leaf fn can reach (its argument nodes, and the leaves a search of what it holds finds,
     as `_Paths` searches) with its ``.grad`` before fn runs, for `_written`: a replay cannot redo
-    what fn itself does to ``.grad`` (the library's zero_grad and backward tell the trace
-    themselves; this catches ``p.grad = 0.0`` written by hand). A float gradient is replaced by
-    an equal new float object, so that fn writing the same literal is still seen; an array is
-    copied, so that zeroing it in place is seen."""
+    what fn itself does to ``.grad`` or ``.data`` (the library's zero_grad and backward tell the
+    trace themselves; this catches ``p.grad = 0.0`` by hand and parameter updates inside fn). A
+    float gradient is replaced by an equal new float object, so that fn writing the same literal
+    is still seen; arrays are copied, so that changing one in place is seen."""
     found = []
     seen: set[int] = set()
     for n in call.nodes:
@@ -992,18 +993,26 @@ def _grads_before(fn: Any, call: _Call) -> list[tuple[Node, Any, Any]]:
     return found
 
 
-def _grad_state(n: Node) -> tuple[Node, Any, Any]:
+def _grad_state(n: Node) -> tuple[Node, Any, Any, Any, Any]:
     g = n.grad
     if type(g) is float:
         n.grad = g = g * 1.0  # the same number (and sign of zero), a new object
-    return n, g, g.copy() if type(g) is np.ndarray else None
+    d = n.data
+    return (n, g, g.copy() if type(g) is np.ndarray else None, d,
+            d.copy() if type(d) is np.ndarray else None)
 
 
-def _written(before: list[tuple[Node, Any, Any]]) -> list[str]:
-    """What fn did to the ``.grad`` recorded by `_grads_before` (an empty list: nothing)."""
-    for n, g, copy in before:
-        if n.grad is not g or (copy is not None and not np.array_equal(g, copy, equal_nan=True)):
+def _changed(now: Any, was: Any, copy: Any) -> bool:
+    return now is not was or (copy is not None and not np.array_equal(was, copy, equal_nan=True))
+
+
+def _written(before: list[tuple[Node, Any, Any, Any, Any]]) -> list[str]:
+    """What fn did to the ``.grad`` or ``.data`` recorded by `_grads_before` (empty: nothing)."""
+    for n, g, gcopy, d, dcopy in before:
+        if _changed(n.grad, g, gcopy):
             return [f"the .grad of {_describe(n)} changed while fn ran"]
+        if _changed(n.data, d, dcopy):
+            return [f"the .data of {_describe(n)} changed while fn ran: an update inside fn"]
     return []
 
 
@@ -1199,8 +1208,9 @@ class Compiled:
             entry = _record(self.fn, call, start, guards, out_tokens, out_leaves, root)
             bad = _validate(entry, call, out_leaves, grads)
             if written:
-                entry.eager = (f"fn writes .grad itself ({written[0]}), which a replay cannot redo; "
-                               "to replay, call zero_grad() and backward() outside fn")
+                entry.eager = (f"fn writes .grad or .data itself ({written[0]}), which a replay "
+                               "cannot redo; to replay, call zero_grad(), backward() and the "
+                               "parameter update outside fn")
             elif bad is not None:
                 entry.eager = f"its recording did not reproduce the eager result ({bad}); please report it"
             else:
