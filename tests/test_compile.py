@@ -144,6 +144,22 @@ def test_a_guarded_branch_that_flips_gives_the_eager_answer() -> None:
     assert step.stats["hits"] == 4
 
 
+@pytest.mark.parametrize("kind", ["Value", "Tensor"])
+def test_truthiness_of_a_node_is_guarded(kind: str) -> None:
+    """``if d:`` reads the data like ``if d != 0:``: a guard, so a flip gives the eager branch."""
+    w = Value(1.0) if kind == "Value" else Tensor(np.ones(1), requires_grad=True)
+
+    def fn(x: Value | Tensor) -> Value | Tensor:
+        d = w * x if kind == "Value" else (w * x).sum()
+        return d * 2.0 if d else d + 5.0
+
+    step = al_compile(fn)
+    make = (lambda v: Value(v, requires_grad=False)) if kind == "Value" else (
+        lambda v: Tensor(np.full(1, v)))
+    assert [float(step(make(v))) for v in (1.0, 0.0, 2.0, 0.0)] == [2.0, 5.0, 4.0, 5.0]
+    assert step.stats["traces"] == 2 and step.stats["hits"] == 2
+
+
 def test_max_over_values_is_guarded() -> None:
     a, b = Value(1.0), Value(2.0)
     step = al_compile(lambda: max(a, b) * 3.0)

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import backend as _B
+from . import engine as _engine
 from . import rules as R
 from .engine import Node, _build, _escaped
 
@@ -323,7 +324,10 @@ class Tensor(Node):
         if self.size != 1:
             raise ValueError(f"the truth value of a Tensor of shape {self.shape} is ambiguous; use "
                              "(t > 0).any() or .all() on the comparison")
-        return bool(self.data)
+        out = bool(self.data)
+        if _engine._on_compare is not None:  # `if t:` under compile is a guard, as `if t > 0:` is
+            _engine._on_compare(self, "!=", 0, out)
+        return out
 
     def __float__(self) -> float:
         _escaped("float()")

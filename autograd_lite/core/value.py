@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import engine as E
 from . import rules as R
 from .engine import _NO_GRAD, Node, _build, _counter, _escaped, _mode, _new
 
@@ -236,7 +237,10 @@ class Value(Node):
         return self.data
 
     def __bool__(self) -> bool:
-        return self.data != 0.0  # as bool(float): 0.0 is false, nan is true
+        out = self.data != 0.0  # as bool(float): 0.0 is false, nan is true
+        if E._on_compare is not None:  # `if v:` under compile is a guard, as `if v > 0:` is
+            E._on_compare(self, "!=", 0.0, out)
+        return out
 
     def item(self) -> float:
         """The float in this node.

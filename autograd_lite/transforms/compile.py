@@ -22,15 +22,15 @@ What a call replays, and what makes it trace again (never a silently stale answe
   call (so optimizer updates are seen) and checked to be the same objects, found by the same path
   (``model.fc1.W``, ``layers[0][2]``), through containers of the same lengths; numbers stored on
   the objects along the way (a penalty weight, a flag) and in the names ``fn`` uses are checked too.
-* A comparison on a node during the trace (``if x > 0:``, ``max(values)``) is a guard: a call where
-  its outcome flips runs ``fn`` eagerly again and records that branch too.
+* A comparison on a node during the trace (``if x > 0:``, ``if x:``, ``max(values)``) is a
+  guard: a call where its outcome flips runs ``fn`` eagerly again and records that branch too.
 * fn writing ``.grad`` or a leaf's ``.data`` itself (``zero_grad()``, ``backward()``,
   ``p.grad = 0.0``, a parameter update) is not an op a replay can redo: such a recording runs
   every call eagerly, with a `CompileWarning` (only ``p.grad = None`` by hand over a ``None``
   goes unseen: use ``zero_grad()``). fn calling ``backward()`` on its own output is an error:
   compile does that itself.
-* What cannot be seen: Python reading a node's data (``.data``, ``float(v)``, ``.item()``,
-  ``bool(t)``), random numbers drawn inside fn, or state the checks above do not cover. Its value
+* What cannot be seen: Python reading a node's data or gradient (``.data``, ``float(v)``,
+  ``.item()``, ``.grad``), random numbers drawn inside fn, or state the checks above do not cover. Its value
   at the trace is baked in. ``compile(fn, check=True)`` runs every call eagerly as well and raises
   `CompileCheckError` if the two disagree; a constant Tensor made from an input's data inside fn
   (``Tensor(x)``) is refused (those calls run eagerly, with a `CompileWarning`).
@@ -1301,7 +1301,7 @@ def _unseen(out_leaves: list[Any], missing: list[Node]) -> str | None:
 def _mismatch(name: str, what: str, replay: Any, eager: Any) -> str:
     return (f"compile({name}, check=True): {what} of the replay is {_short(replay)} but fn run eagerly "
             f"gives {_short(eager)}. fn depends on something compile cannot see: a node's data read "
-            "in Python (.data, float(v), .item(), bool(t)), random numbers, or outside state. Compute it "
+            "in Python (.data, float(v), .item(), .grad), random numbers, or outside state. Compute it "
             "with graph ops or comparisons on nodes, pass it as an argument, or do not compile fn.")
 
 
