@@ -160,6 +160,17 @@ def test_truthiness_of_a_node_is_guarded(kind: str) -> None:
     assert step.stats["traces"] == 2 and step.stats["hits"] == 2
 
 
+def test_tensor_equality_is_guarded() -> None:
+    W = Tensor(np.ones(2), requires_grad=True)
+
+    def fn(x: Tensor) -> Tensor:
+        return (W * x).sum() * (2.0 if (x == 0).any() else 1.0)
+
+    step = al_compile(fn)
+    got = [float(step(Tensor(np.array(v)))) for v in ([1.0, 2.0], [0.0, 2.0], [3.0, 1.0])]
+    assert got == [3.0, 4.0, 4.0] and step.stats["traces"] == 2
+
+
 def test_max_over_values_is_guarded() -> None:
     a, b = Value(1.0), Value(2.0)
     step = al_compile(lambda: max(a, b) * 3.0)

@@ -313,10 +313,16 @@ class Tensor(Node):
     # == and != are elementwise, as in numpy and PyTorch (bool arrays, like <); nodes still hash by
     # identity, so sets and dicts of tensors work (``t in list_of_tensors`` does not: numpy's rule)
     def __eq__(self, other: object) -> Any:  # type: ignore[override]
-        return self.data == (other.data if isinstance(other, Node) else other)
+        out = self.data == (other.data if isinstance(other, Node) else other)
+        if _engine._on_compare is not None:  # under compile a guard, as < and > are
+            _engine._on_compare(self, "==", other, out)
+        return out
 
     def __ne__(self, other: object) -> Any:  # type: ignore[override]
-        return self.data != (other.data if isinstance(other, Node) else other)
+        out = self.data != (other.data if isinstance(other, Node) else other)
+        if _engine._on_compare is not None:
+            _engine._on_compare(self, "!=", other, out)
+        return out
 
     __hash__ = Node.__hash__
 
