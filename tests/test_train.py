@@ -150,6 +150,26 @@ def test_bad_arguments_raise_clear_errors() -> None:
     assert len(info.value.history) == 0  # type: ignore[attr-defined]  (an error in the loss)
 
 
+def test_an_error_mid_training_keeps_the_epochs_and_says_why() -> None:
+    """An exception after some epochs (here from the callback) carries the finished epochs, with
+    stopped == "error" and the error in stop_message; the model keeps its last full step."""
+    X, y = make_moons(40, seed=0)
+    model = MLP([2, 4, 2], seed=0)
+    seen: list[list[np.ndarray]] = []
+
+    def callback(epoch: int, history: object) -> None:
+        seen.append([p.data.copy() for p in model.parameters()])
+        if epoch == 3:
+            raise OSError("log disk full")
+
+    with pytest.raises(OSError, match="log disk full") as info:
+        fit(model, X, y, epochs=10, callback=callback, progress=False)
+    h = info.value.history  # type: ignore[attr-defined]
+    assert len(h) == 3 and h.stopped == "error"
+    assert "OSError" in h.stop_message and "log disk full" in h.stop_message
+    assert all(np.array_equal(p.data, q) for p, q in zip(model.parameters(), seen[-1]))
+
+
 def test_history_csv_and_plot(tmp_path: Path) -> None:
     X, y = make_moons(40, seed=0)
     h = fit(MLP([2, 4, 2]), X, y, epochs=4, validation=(X, y), progress=False)

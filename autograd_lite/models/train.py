@@ -97,8 +97,8 @@ class History:
     data; ``objective``: R̂ + penalty (what the optimizer minimizes); ``accuracy``: training accuracy
     (classification losses only); ``val_loss`` / ``val_accuracy``: the same on the validation data
     (empty without ``validation=``). ``seconds``: wall time per epoch. ``stopped``: None when every
-    epoch ran, else why training ended early ("callback", "interrupted" or "diverged", explained
-    in ``stop_message``).
+    epoch ran, else why training ended early ("callback", "interrupted", "diverged", or "error"
+    on the History an exception carries as ``err.history``), explained in ``stop_message``.
 
     Example:
         >>> h = History(epoch=[1, 2], loss=[0.7, 0.5], objective=[0.7, 0.5], accuracy=[0.5, 0.75])
@@ -870,6 +870,9 @@ def _fit(model: Any, X: Any, y: Any, loss: Any, optimizer: Any, epochs: int, bat
     except Exception as err:
         if run.updating:
             run.restore()
+        history.stopped = "error"
+        history.stop_message = (f"{type(err).__name__} at {run.where or 'the start'}: {err}; the "
+                                f"History keeps the {len(history)} finished epoch(s)")
         _attach(err, history)
         raise
     finally:
