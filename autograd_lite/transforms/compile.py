@@ -25,14 +25,16 @@ What a call replays, and what makes it trace again (never a silently stale answe
 * A comparison on a node during the trace (``if x > 0:``, ``if x:``, ``max(values)``) is a
   guard: a call where its outcome flips runs ``fn`` eagerly again and records that branch too.
 * fn writing ``.grad`` or a leaf's ``.data`` itself (``zero_grad()``, ``backward()``,
-  ``p.grad = 0.0``, a parameter update) is not an op a replay can redo: such a recording runs
-  every call eagerly, with a `CompileWarning` (only ``p.grad = None`` by hand over a ``None``
-  goes unseen: use ``zero_grad()``). fn calling ``backward()`` on its own output is an error:
-  compile does that itself.
+  ``p.grad = 0.0``, a parameter update), or drawing random numbers (numpy's or Python's global
+  generators, or one fn holds: a random mini-batch), does what a replay cannot redo: such a
+  recording runs every call eagerly, with a `CompileWarning` (only ``p.grad = None`` by hand
+  over a ``None`` goes unseen: use ``zero_grad()``). fn calling ``backward()`` on its own output
+  is an error: compile does that itself.
 * What cannot be seen: Python reading a node's data or gradient (``.data``, ``float(v)``,
-  ``.item()``, ``.grad``), random numbers drawn inside fn, or state the checks above do not cover. Its value
-  at the trace is baked in. ``compile(fn, check=True)`` runs every call eagerly as well and raises
-  `CompileCheckError` if the two disagree; a constant Tensor made from an input's data inside fn
+  ``.item()``, ``.grad``), random numbers from other sources (torch, an unreachable generator),
+  or state the checks above do not cover. Its value at the trace is baked in.
+  ``compile(fn, check=True)`` runs every call eagerly as well and raises `CompileCheckError` if
+  the two disagree; a constant Tensor made from an input's data inside fn
   (``Tensor(x)``) is refused (those calls run eagerly, with a `CompileWarning`).
 
 Only the leaves get ``.grad`` (intermediates are not built). Calls inside ``no_grad``,
@@ -61,6 +63,8 @@ import builtins
 import contextvars
 import functools
 import math
+import pickle
+import random
 import re
 import threading
 import time
@@ -127,7 +131,7 @@ def _on_grad_write(what: str) -> None:
     """Record that fn itself wrote .grad (zero_grad, backward, a hand step) while this context traces."""
     guards = _recorder.get()
     if guards is not None:
-        guards.append(what)
+        guards.append(f"fn calls {what} itself")
 
 
 def _start_trace(guards: list[Any]) -> tuple[contextvars.Token[Any], contextvars.Token[int]]:
@@ -965,15 +969,22 @@ def _aliases(kinds: dict[Node, Any], args: list[Node]) -> None:
                                "replay would keep the first call's numbers; use the input node itself")
 
 
-def _grads_before(fn: Any, call: _Call) -> list[tuple[Node, Any, Any, Any, Any]]:
-    """Each leaf fn can reach (its argument nodes, and the leaves a search of what it holds finds,
-    as `_Paths` searches) with its ``.grad`` before fn runs, for `_written`: a replay cannot redo
-    what fn itself does to ``.grad`` or ``.data`` (the library's zero_grad and backward tell the
-    trace themselves; this catches ``p.grad = 0.0`` by hand and parameter updates inside fn). A
-    float gradient is replaced by an equal new float object, so that fn writing the same literal
-    is still seen; arrays are copied, so that changing one in place is seen."""
+_RNGS = (np.random.Generator, np.random.RandomState, random.Random)
+
+
+def _grads_before(fn: Any, call: _Call) -> tuple[list[tuple[Node, Any, Any, Any, Any]],
+                                                  list[tuple[str, Any, bytes]]]:
+    """What a replay cannot redo, as it stands before fn runs, for `_written`: each leaf fn can
+    reach (its argument nodes, and the leaves a search of what it holds finds, as `_Paths`
+    searches) with its ``.grad`` and ``.data``, and the state of each random number generator
+    (numpy's and Python's global ones, and those fn holds). The library's zero_grad and backward
+    tell the trace themselves; this catches ``p.grad = 0.0`` by hand, parameter updates and
+    random draws inside fn. A float gradient is replaced by an equal new float object, so that fn
+    writing the same literal is still seen; arrays are copied, so that in-place changes are seen."""
     found = []
-    seen: set[int] = set()
+    rngs = [("numpy.random", np.random.mtrand._rand, _rng_state(np.random.mtrand._rand)),
+            ("random", random._inst, _rng_state(random._inst))]  # type: ignore[attr-defined]
+    seen: set[int] = {id(g) for _, g, _ in rngs}
     for n in call.nodes:
         seen.add(id(n))
         found.append(_grad_state(n))
@@ -989,8 +1000,17 @@ def _grads_before(fn: Any, call: _Call) -> list[tuple[Node, Any, Any, Any, Any]]
             if obj._a is None and obj._more is None:
                 found.append(_grad_state(obj))
             continue
+        if isinstance(obj, _RNGS):
+            rngs.append((show, obj, _rng_state(obj)))
+            continue
         queue.extend((e, s, o) for e, s, o, _ in _children(obj, expr, show))
-    return found
+    return found, rngs
+
+
+def _rng_state(rng: Any) -> bytes:
+    if isinstance(rng, np.random.Generator):
+        return pickle.dumps(rng.bit_generator.state)
+    return pickle.dumps(rng.get_state() if isinstance(rng, np.random.RandomState) else rng.getstate())
 
 
 def _grad_state(n: Node) -> tuple[Node, Any, Any, Any, Any]:
@@ -1006,13 +1026,19 @@ def _changed(now: Any, was: Any, copy: Any) -> bool:
     return now is not was or (copy is not None and not np.array_equal(was, copy, equal_nan=True))
 
 
-def _written(before: list[tuple[Node, Any, Any, Any, Any]]) -> list[str]:
-    """What fn did to the ``.grad`` or ``.data`` recorded by `_grads_before` (empty: nothing)."""
-    for n, g, gcopy, d, dcopy in before:
+def _written(before: tuple[list[tuple[Node, Any, Any, Any, Any]], list[tuple[str, Any, bytes]]]
+             ) -> list[str]:
+    """What fn did that `_grads_before` looks for (an empty list: nothing)."""
+    leaves, rngs = before
+    for n, g, gcopy, d, dcopy in leaves:
         if _changed(n.grad, g, gcopy):
-            return [f"the .grad of {_describe(n)} changed while fn ran"]
+            return [f"fn changes the .grad of {_describe(n)}"]
         if _changed(n.data, d, dcopy):
-            return [f"the .data of {_describe(n)} changed while fn ran: an update inside fn"]
+            return [f"fn changes the .data of {_describe(n)} (a parameter update inside fn?)"]
+    for name, rng, state in rngs:
+        if _rng_state(rng) != state:
+            return [f"fn draws random numbers ({name}): a replay would repeat this call's draws "
+                    "(the same mini-batch)"]
     return []
 
 
@@ -1208,9 +1234,9 @@ class Compiled:
             entry = _record(self.fn, call, start, guards, out_tokens, out_leaves, root)
             bad = _validate(entry, call, out_leaves, grads)
             if written:
-                entry.eager = (f"fn writes .grad or .data itself ({written[0]}), which a replay "
-                               "cannot redo; to replay, call zero_grad(), backward() and the "
-                               "parameter update outside fn")
+                entry.eager = (f"{written[0]}, which a replay cannot redo. To replay, keep "
+                               "zero_grad(), backward(), parameter updates and random draws "
+                               "outside fn (pass a drawn mini-batch as an argument)")
             elif bad is not None:
                 entry.eager = f"its recording did not reproduce the eager result ({bad}); please report it"
             else:
