@@ -239,6 +239,25 @@ def test_a_number_stored_on_an_object_fn_uses_is_checked() -> None:
     assert "penalty.lam changed" in step.stats["retrace_reasons"][-1]
 
 
+def test_data_fn_reaches_by_name_is_checked_at_every_call() -> None:
+    """A global array wrapped in Tensor() inside fn, and a long list of numbers, are baked into a
+    trace: replacing or changing them (the next batch) retraces instead of a stale answer."""
+    W = Tensor(np.ones(2), requires_grad=True)
+    data = {"X": np.array([1.0, 2.0])}
+    xs = [float(i) for i in range(40)]
+    w = Value(1.0)
+    f = al_compile(lambda: (W * Tensor(data["X"])).sum())
+    g = al_compile(lambda: w * sum(xs))
+    assert f() == 3.0 and g() == 780.0
+    data["X"] = np.array([3.0, 4.0])  # another array
+    assert f() == 7.0
+    data["X"][0] = 10.0  # in place
+    assert f() == 14.0
+    xs[0] = 100.0
+    assert g() == 880.0
+    assert f() == 14.0 and f.stats["traces"] == 3 and f.stats["hits"] == 1 and g.stats["traces"] == 2
+
+
 def test_constant_arguments_are_compared_by_value() -> None:
     W = Tensor(np.ones(3), requires_grad=True)
     step = al_compile(lambda scale, labels: (W * scale).sum() + float(labels.sum()))
@@ -423,6 +442,25 @@ def test_a_random_mini_batch_drawn_inside_fn_runs_eagerly(source: str) -> None:
     rng = np.random.default_rng(0)
     want = [loss().data for _ in range(4)]
     assert got == want and len(set(got)) > 1 and compiled.stats["hits"] == 0
+
+
+def test_state_fn_keeps_itself_runs_eagerly() -> None:
+    """fn appending to a log or adding into a buffer it holds: a replay would skip it."""
+    w = Value(2.0)
+    log: list[float] = []
+    counts = np.zeros(1)
+
+    def fn() -> Value:
+        out = w * w
+        log.append(out.data)
+        counts[0] += 1
+        return out
+
+    compiled = al_compile(fn)
+    with pytest.warns(CompileWarning, match=r"fn changes (log \(list\)|counts \(ndarray\)) itself"):
+        for _ in range(3):
+            compiled()
+    assert log == [4.0, 4.0, 4.0] and counts[0] == 3.0 and compiled.stats["hits"] == 0
 
 
 def test_modes_run_eagerly() -> None:

@@ -21,12 +21,16 @@ What a call replays, and what makes it trace again (never a silently stale answe
 * Leaves ``fn`` reaches itself (a model's parameters in its closure or globals) are read at each
   call (so optimizer updates are seen) and checked to be the same objects, found by the same path
   (``model.fc1.W``, ``layers[0][2]``), through containers of the same lengths; numbers stored on
-  the objects along the way (a penalty weight, a flag) and in the names ``fn`` uses are checked too.
+  the objects along the way (a penalty weight, a flag) and in the names ``fn`` uses are checked too,
+  and so are the numpy arrays and lists of numbers found there (data a trace would bake in, as
+  ``Tensor(X)`` of a global ``X``): the same object, with the same content (arrays of up to 10^6
+  elements; a larger one changed in place goes unseen: call ``.clear()``, or pass it as a Tensor).
 * A comparison on a node during the trace (``if x > 0:``, ``if x:``, ``max(values)``) is a
   guard: a call where its outcome flips runs ``fn`` eagerly again and records that branch too.
 * fn writing ``.grad`` or a leaf's ``.data`` itself (``zero_grad()``, ``backward()``,
-  ``p.grad = 0.0``, a parameter update), or drawing random numbers (numpy's or Python's global
-  generators, or one fn holds: a random mini-batch), does what a replay cannot redo: such a
+  ``p.grad = 0.0``, a parameter update), drawing random numbers (numpy's or Python's global
+  generators, or one fn holds: a random mini-batch), or changing an array, list or dict it
+  reaches (``log.append(x)``), does what a replay cannot redo: such a
   recording runs every call eagerly, with a `CompileWarning` (only ``p.grad = None`` by hand
   over a ``None`` goes unseen: use ``zero_grad()``). fn calling ``backward()`` on its own output
   is an error: compile does that itself.
@@ -252,6 +256,9 @@ class _Call:
 
 _LIBRARY = ("autograd_lite", "numpy", "builtins", "math", "functools")
 _MAX_VISITS = 20_000  # objects looked at when searching fn's closure and globals, per trace
+# arrays fn reaches by name or attribute are checked at every call: the same object always, and
+# the same content (against a copy) up to this size; a larger one changed in place goes unseen
+_ARRAY_COPY_MAX = 1_000_000
 
 
 def _code_names(code: types.CodeType) -> set[str]:
@@ -304,7 +311,7 @@ def _roots(fn: Any, objects: list[Any]) -> list[tuple[str, str, Any]]:
 def _children(obj: Any, expr: str, show: str) -> list[tuple[str, str, Any, bool]]:
     """(expression, display, child, scalar-guarded) of the objects a search walks into."""
     t = type(obj)
-    small = t in (list, tuple, dict) and len(obj) <= 16  # numbers in a long list are data, unchecked
+    small = t in (list, tuple, dict) and len(obj) <= 16  # a long list of numbers: one check of it all
     if t is list or t is tuple:
         return [(f"{expr}[{i}]", f"{show}[{i}]", x, small) for i, x in enumerate(obj)]
     if t is dict:
@@ -350,8 +357,16 @@ class _Paths:
             if id(obj) in want:
                 checks.append((me, "is", want.pop(id(obj))))
                 continue
+            if type(obj) is np.ndarray:
+                if scalar:  # an array fn reaches by name or attribute: data the trace may bake in
+                    copy = obj.copy() if obj.size <= _ARRAY_COPY_MAX else None
+                    checks.append((me, "array", (obj, copy)))
+                continue
             if type(obj) in (list, tuple, dict):
                 checks.append((me, "len", len(obj)))
+            if type(obj) in (list, tuple) and len(obj) > 16 and all(type(x) in _SCALARS for x in obj):
+                checks.append((me, "seq", obj.copy() if type(obj) is list else obj))  # data: by content
+                continue
             queue.extend((me, e, s, o, sc) for e, s, o, sc in _children(obj, expr, show))
         self.missing = list(want.values())
         for n in self.missing:  # read directly by the replay: only their flag can be checked
@@ -368,7 +383,7 @@ class _Paths:
             while rec >= 0 and rec not in needed:
                 needed.add(rec)
                 rec = records[rec][0]
-        ns: dict[str, Any] = {"_same": _same}
+        ns: dict[str, Any] = {"_same": _same, "_eq": _same_content}
         lines = ["def _check(F, O):", "    try:", "        pass"]  # a body even when no path is checked
         for i in sorted(needed):
             parent, expr, _, leaf = records[i]
@@ -387,6 +402,15 @@ class _Paths:
                 rg = bool(expected.requires_grad)
                 lines.append(f"        if a{rec}.requires_grad is not {rg}: return "
                              f"{f'{show}.requires_grad changed (was {rg})'!r}")
+            elif kind == "array":
+                arr, copy = expected
+                ns[f"_x{j}"], ns[f"_xc{j}"] = arr, copy
+                lines.append(f"        if a{rec} is not _x{j}: return {show + ' is another array'!r}")
+                if copy is not None:
+                    lines.append(f"        if not _eq(_x{j}, _xc{j}): return "
+                                 f"{show + ' was changed in place'!r}")
+            elif kind == "seq":
+                lines.append(f"        if a{rec} != _x{j}: return {show + ' changed'!r}")
             elif kind == "len":
                 lines.append(f"        if len(a{rec}) != _x{j}: return "
                              f"{f'{show} changed length (was {expected})'!r}")
@@ -398,6 +422,11 @@ class _Paths:
                   "    return None"]
         exec(_py_compile("\n".join(lines), "<compile: path checks>", "exec"), ns)
         return ns["_check"]  # type: ignore[no-any-return]
+
+
+def _same_content(a: np.ndarray, b: np.ndarray) -> bool:
+    nan = a.dtype.kind in "fc"
+    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=nan))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -973,17 +1002,19 @@ _RNGS = (np.random.Generator, np.random.RandomState, random.Random)
 
 
 def _grads_before(fn: Any, call: _Call) -> tuple[list[tuple[Node, Any, Any, Any, Any]],
-                                                  list[tuple[str, Any, bytes]]]:
+                                                  list[tuple[str, Any, Any]]]:
     """What a replay cannot redo, as it stands before fn runs, for `_written`: each leaf fn can
     reach (its argument nodes, and the leaves a search of what it holds finds, as `_Paths`
     searches) with its ``.grad`` and ``.data``, and the state of each random number generator
-    (numpy's and Python's global ones, and those fn holds). The library's zero_grad and backward
-    tell the trace themselves; this catches ``p.grad = 0.0`` by hand, parameter updates and
-    random draws inside fn. A float gradient is replaced by an equal new float object, so that fn
-    writing the same literal is still seen; arrays are copied, so that in-place changes are seen."""
+    (numpy's and Python's global ones, and those fn holds), and the arrays, lists and dicts fn
+    reaches (with a copy). The library's zero_grad and backward tell the trace themselves; this
+    catches ``p.grad = 0.0`` by hand, parameter updates, random draws, and state fn keeps itself
+    (``log.append(...)``, ``buffer += 1``) inside fn. A float gradient is replaced by an equal
+    new float object, so that fn writing the same literal is still seen."""
     found = []
     rngs = [("numpy.random", np.random.mtrand._rand, _rng_state(np.random.mtrand._rand)),
             ("random", random._inst, _rng_state(random._inst))]  # type: ignore[attr-defined]
+    data: list[tuple[str, Any, Any]] = []  # arrays, lists and dicts fn reaches, with a copy
     seen: set[int] = {id(g) for _, g, _ in rngs}
     for n in call.nodes:
         seen.add(id(n))
@@ -1003,8 +1034,14 @@ def _grads_before(fn: Any, call: _Call) -> tuple[list[tuple[Node, Any, Any, Any,
         if isinstance(obj, _RNGS):
             rngs.append((show, obj, _rng_state(obj)))
             continue
+        if type(obj) is np.ndarray:
+            if obj.size <= _ARRAY_COPY_MAX:
+                data.append((show, obj, obj.copy()))
+            continue
+        if type(obj) is list or type(obj) is dict:
+            data.append((show, obj, obj.copy()))
         queue.extend((e, s, o) for e, s, o, _ in _children(obj, expr, show))
-    return found, rngs
+    return found, rngs + data
 
 
 def _rng_state(rng: Any) -> bytes:
@@ -1026,7 +1063,7 @@ def _changed(now: Any, was: Any, copy: Any) -> bool:
     return now is not was or (copy is not None and not np.array_equal(was, copy, equal_nan=True))
 
 
-def _written(before: tuple[list[tuple[Node, Any, Any, Any, Any]], list[tuple[str, Any, bytes]]]
+def _written(before: tuple[list[tuple[Node, Any, Any, Any, Any]], list[tuple[str, Any, Any]]]
              ) -> list[str]:
     """What fn did that `_grads_before` looks for (an empty list: nothing)."""
     leaves, rngs = before
@@ -1035,11 +1072,25 @@ def _written(before: tuple[list[tuple[Node, Any, Any, Any, Any]], list[tuple[str
             return [f"fn changes the .grad of {_describe(n)}"]
         if _changed(n.data, d, dcopy):
             return [f"fn changes the .data of {_describe(n)} (a parameter update inside fn?)"]
-    for name, rng, state in rngs:
-        if _rng_state(rng) != state:
-            return [f"fn draws random numbers ({name}): a replay would repeat this call's draws "
-                    "(the same mini-batch)"]
+    for name, obj, state in rngs:
+        if isinstance(obj, _RNGS):
+            if _rng_state(obj) != state:
+                return [f"fn draws random numbers ({name}): a replay would repeat this call's "
+                        "draws (the same mini-batch)"]
+        elif not _kept(obj, state):
+            return [f"fn changes {name} ({type(obj).__name__}) itself"]
     return []
+
+
+def _kept(obj: Any, copy: Any) -> bool:
+    """Whether an array, list or dict still holds what its copy holds (items by identity)."""
+    if type(obj) is np.ndarray:
+        return _same_content(obj, copy)
+    if len(obj) != len(copy):
+        return False
+    if type(obj) is dict:
+        return obj.keys() == copy.keys() and all(obj[k] is copy[k] for k in copy)
+    return all(a is b for a, b in zip(obj, copy))
 
 
 def _describe(n: Node) -> str:
@@ -1235,8 +1286,9 @@ class Compiled:
             bad = _validate(entry, call, out_leaves, grads)
             if written:
                 entry.eager = (f"{written[0]}, which a replay cannot redo. To replay, keep "
-                               "zero_grad(), backward(), parameter updates and random draws "
-                               "outside fn (pass a drawn mini-batch as an argument)")
+                               "zero_grad(), backward(), parameter updates, random draws and "
+                               "other state changes outside fn (pass a drawn mini-batch as an "
+                               "argument)")
             elif bad is not None:
                 entry.eager = f"its recording did not reproduce the eager result ({bad}); please report it"
             else:
