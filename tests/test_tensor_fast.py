@@ -167,3 +167,18 @@ def test_plain_ops_in_anomaly_mode_still_raise() -> None:
         a.log()  # plain mode: the rule's warning
     with detect_anomaly(), pytest.warns(RuntimeWarning), pytest.raises(AnomalyError, match="log"):
         a.log()
+
+
+@pytest.mark.parametrize("left_t, right_t", [(False, True), (True, False), (True, True), (False, False)])
+def test_matmul_gradients_keep_the_weights_layout_and_numbers(left_t: bool, right_t: bool) -> None:
+    rng = np.random.default_rng(3)
+    A = Tensor(rng.standard_normal((5, 4) if left_t else (4, 5)), requires_grad=True)
+    B = Tensor(rng.standard_normal((6, 5) if right_t else (5, 6)), requires_grad=True)
+    g = rng.standard_normal((4, 6))
+    a, b = (A.T if left_t else A), (B.T if right_t else B)
+    (a @ b).backward(g)
+    ga, gb = g @ b.data.T, a.data.T @ g  # the VJP's formulas, whatever the layout
+    assert A.grad is not None and B.grad is not None
+    assert A.grad.tobytes() == (ga.T if left_t else ga).tobytes()
+    assert B.grad.tobytes() == (gb.T if right_t else gb).tobytes()
+    assert A.grad.flags.c_contiguous and B.grad.flags.c_contiguous  # row-major for the update

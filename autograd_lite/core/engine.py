@@ -828,14 +828,19 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     gshape = g.shape
     if gshape == shape:
         return g
+    if type(g) is np.ndarray and len(gshape) == len(shape) + 1 and gshape[1:] == shape:
+        return _add_reduce(g, 0)  # the common case, a bias on every row: g.sum(axis=0) minus its wrapper
     if not isinstance(g, np.ndarray) and not hasattr(g, "_rule"):  # not numpy, not a node
         return _unbroadcast_other(g, tuple(shape))
-    if len(gshape) == len(shape) + 1 and gshape[1:] == shape:  # the common case: a bias on every row
+    if len(gshape) == len(shape) + 1 and gshape[1:] == shape:
         return g.sum(axis=0)
     axes = summed_axes(gshape, shape)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+_add_reduce = np.add.reduce
 
 
 def summed_axes(gshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
