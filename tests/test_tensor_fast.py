@@ -182,3 +182,23 @@ def test_matmul_gradients_keep_the_weights_layout_and_numbers(left_t: bool, righ
     assert A.grad.tobytes() == (ga.T if left_t else ga).tobytes()
     assert B.grad.tobytes() == (gb.T if right_t else gb).tobytes()
     assert A.grad.flags.c_contiguous and B.grad.flags.c_contiguous  # row-major for the update
+
+
+def test_matmul_of_two_matrices_keeps_its_checks() -> None:
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) @ \(2, 3\) do not align"):
+        a @ Tensor(np.ones((2, 3)))
+    f32 = Tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
+    out = a @ f32  # mixed dtypes still promote, and the gradient is cast back
+    out.sum().backward()
+    assert out.dtype == np.float64 and f32.grad is not None and f32.grad.dtype == np.float32
+
+
+def test_accumulating_into_an_existing_leaf_grad_still_checks_its_shape() -> None:
+    w = Tensor(np.ones(3), requires_grad=True)
+    (w * 2.0).sum().backward()
+    (w * 2.0).sum().backward()
+    assert w.grad is not None and np.array_equal(w.grad, [4.0, 4.0, 4.0])
+    w.grad = np.ones(2)  # a stale .grad of another shape: refused, nothing written
+    with pytest.raises(ValueError, match=r"holds a \.grad of shape"):
+        (w * 2.0).sum().backward()

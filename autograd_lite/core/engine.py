@@ -908,7 +908,7 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
     grads = sweep({root: seed}, consume=consume, keep=intermediate_grads,
                   create_graph=create_graph, root=root)
     try:  # every new leaf gradient first (this may fail: a stale .grad), then assign them all
-        new = [(leaf, _accumulated(leaf, g)) for leaf, g in grads.items()]
+        new = [(leaf, g if leaf.grad is None else _accumulated(leaf, g)) for leaf, g in grads.items()]
     except BaseException:
         if consume:  # nothing was written: the graph can be backpropagated again
             for node in toposort(root):

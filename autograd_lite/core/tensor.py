@@ -154,7 +154,8 @@ class Tensor(Node):
     def _seed(self) -> np.ndarray:
         d = self.data
         if type(d) is _ndarray and d.size == 1:  # the common case first: a numpy scalar loss
-            return np.array(1, dtype=d.dtype).reshape(d.shape)
+            one = np.array(1, dtype=d.dtype)
+            return one.reshape(d.shape) if d.ndim else one
         if self.size != 1:
             raise RuntimeError(
                 f"backward(): the output has shape {self.data.shape}, not a scalar; pass "
@@ -1295,6 +1296,9 @@ def matmul(x: Any, y: Any) -> Tensor:
     yd = y.data
     xs = xd.shape
     ys = yd.shape
+    if (len(xs) == 2 and len(ys) == 2 and xs[1] == ys[0] and type(xd) is _ndarray
+            and type(yd) is _ndarray and xd.dtype is yd.dtype):  # two matrices: the checks below pass
+        return _op2(R.MATMUL, x, y)
     if not xs or not ys:
         raise ValueError(f"matmul: operands must have at least 1 axis, got shapes {xs} and "
                          f"{ys}; use * for scalars")

@@ -75,7 +75,8 @@ _highest = np.maximum.reduce  # y.max() without the wrapper
 
 def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
     """Validate class indices: integer dtype, shape (n,) (or a scalar for one example), 0 <= y < m."""
-    y = np.asarray(labels.data if isinstance(labels, Node) else labels)
+    y = labels if labels.__class__ is np.ndarray else np.asarray(
+        labels.data if isinstance(labels, Node) else labels)
     if y.dtype.kind not in "iu":  # (bool is kind "b": refused too)
         hint = " (use y.astype(int))" if y.dtype.kind == "f" else ""
         raise TypeError(f"{op}: labels must be integer class indices 0..{m - 1}, got dtype {y.dtype}{hint}")
