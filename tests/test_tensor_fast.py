@@ -202,3 +202,18 @@ def test_accumulating_into_an_existing_leaf_grad_still_checks_its_shape() -> Non
     w.grad = np.ones(2)  # a stale .grad of another shape: refused, nothing written
     with pytest.raises(ValueError, match=r"holds a \.grad of shape"):
         (w * 2.0).sum().backward()
+
+
+def test_plain_graphs_keep_the_consumed_and_changed_data_errors() -> None:
+    W = Tensor(np.ones((2, 3)), requires_grad=True)
+    x = Tensor(np.ones((4, 3)))
+    loss = cross_entropy(x @ W.T, np.array([0, 1, 0, 1]))
+    loss.backward()
+    with pytest.raises(RuntimeError, match="already backpropagated"):
+        loss.backward()
+    loss = cross_entropy(x @ W.T, np.array([0, 1, 0, 1]))
+    x.data = np.zeros((4, 3))  # reassigned behind the graph
+    g = W.grad.copy()  # type: ignore[union-attr]
+    with pytest.raises(RuntimeError, match="was changed after 'matmul' used it"):
+        loss.backward()
+    assert W.grad is not None and np.array_equal(W.grad, g)  # all or nothing: nothing written
