@@ -833,14 +833,19 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     gshape = g.shape
     if gshape == shape:
         return g
+    if type(g) is np.ndarray and len(gshape) == len(shape) + 1 and gshape[1:] == shape:
+        return _add_reduce(g, 0)  # the common case, a bias on every row: g.sum(axis=0) minus its wrapper
     if not isinstance(g, np.ndarray) and not hasattr(g, "_rule"):  # not numpy, not a node
         return _unbroadcast_other(g, tuple(shape))
-    if len(gshape) == len(shape) + 1 and gshape[1:] == shape:  # the common case: a bias on every row
+    if len(gshape) == len(shape) + 1 and gshape[1:] == shape:
         return g.sum(axis=0)
     axes = summed_axes(gshape, shape)
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
+
+
+_add_reduce = np.add.reduce
 
 
 def summed_axes(gshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -910,7 +915,7 @@ def backward(root: Node, gradient: Any = None, *, retain_graph: bool = False,
     grads = sweep({root: seed}, consume=consume, keep=intermediate_grads,
                   create_graph=create_graph, root=root)
     try:  # every new leaf gradient first (this may fail: a stale .grad), then assign them all
-        new = [(leaf, _accumulated(leaf, g)) for leaf, g in grads.items()]
+        new = [(leaf, g if leaf.grad is None else _accumulated(leaf, g)) for leaf, g in grads.items()]
     except BaseException:
         if consume:  # nothing was written: the graph can be backpropagated again
             for node in toposort(root):

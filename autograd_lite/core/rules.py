@@ -854,20 +854,27 @@ def swap_last(x: Any) -> Any:
 
 # --------------------------------------------------------------------------------------------- matmul
 
-def _layout_like(target: Any, a: Any, b: Any) -> Any:
-    """a @ b, computed as (bᵀ aᵀ)ᵀ when ``target`` is a column-major array (a transposed weight,
-    ``W.T``), so the gradient has the target's layout: the transpose VJP then hands the weight a
-    row-major gradient and the optimizer's update runs on contiguous memory. Same numbers."""
-    if isinstance(target, np.ndarray) and not target.flags.c_contiguous and target.flags.f_contiguous:
-        return (b.T @ a.T).T
-    return a @ b
+def _column_major(target: Any) -> bool:
+    """``target`` is a column-major (and not also row-major) ndarray: a transposed weight, ``W.T``."""
+    if not isinstance(target, np.ndarray):
+        return False
+    flags = target.flags
+    return flags.f_contiguous and not flags.c_contiguous
 
 
 def _matmul_vjp(g: Any, ans: Any, x: Any, y: Any, *,
                 need: tuple[bool, bool] = (True, True)) -> tuple[Any, Any]:
     xd, yd = x.ndim, y.ndim
     if xd == 2 and yd == 2:  # the common case first; skip a product nobody needs (a constant input)
-        return (_layout_like(x, g, y.T) if need[0] else None), (_layout_like(y, x.T, g) if need[1] else None)
+        # g yᵀ and xᵀ g; for a column-major operand (W.T) computed as (y gᵀ)ᵀ and (gᵀ x)ᵀ, so its
+        # gradient has its layout: the transpose VJP then hands the weight a row-major gradient
+        # and the optimizer's update runs on contiguous memory. Same numbers.
+        gx = gy = None
+        if need[0]:
+            gx = (y @ g.T).T if _column_major(x) else g @ y.T
+        if need[1]:
+            gy = (g.T @ x).T if _column_major(y) else x.T @ g
+        return gx, gy
     if xd == 1 and yd == 1:  # inner product: g is a scalar
         return g * y, g * x
     if xd == 1:  # (n,) @ (..., n, m) -> (..., m)
@@ -970,8 +977,10 @@ def _inverse_perm(axes: tuple[int, ...]) -> tuple[int, ...]:
 
 TRANSPOSE = defrule(
     "transpose", "permute the axes of x;  the gradient is permuted back",
-    forward=lambda x, *, axes: _permute(x, axes),
-    vjp=lambda g, ans, x, *, axes: (_permute(g, _inverse_perm(axes)),),
+    # (an ndarray first: `_permute`'s library test costs as much as the view)
+    forward=lambda x, *, axes: x.transpose(axes) if type(x) is np.ndarray else _permute(x, axes),
+    vjp=lambda g, ans, x, *, axes: (
+        g.transpose(_inverse_perm(axes)) if type(g) is np.ndarray else _permute(g, _inverse_perm(axes)),),
     jvp=lambda t, ans, x, *, axes: _permute(t[0], axes),
     nodes=_T,
     method="transpose",

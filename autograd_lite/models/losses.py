@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.engine import Node, scope
+from ..core.engine import Node, _mode, scope
 from ..core.rules import SOFTMAX_CROSS_ENTROPY
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, _op1
 from ..core.value import Value
 
 __all__ = [
@@ -70,13 +70,14 @@ def _as_tensor(x: Any, op: str, what: str) -> Tensor:
     return Tensor(arr.astype(np.float64))
 
 
-_lowest, _highest = np.minimum.reduce, np.maximum.reduce  # y.min(), y.max() without the wrapper
+_highest = np.maximum.reduce  # y.max() without the wrapper
 
 
 def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
     """Validate class indices: integer dtype, shape (n,) (or a scalar for one example), 0 <= y < m."""
-    y = np.asarray(labels.data if isinstance(labels, Node) else labels)
-    if y.dtype.kind == "b" or y.dtype.kind not in "iu":
+    y = labels if labels.__class__ is np.ndarray else np.asarray(
+        labels.data if isinstance(labels, Node) else labels)
+    if y.dtype.kind not in "iu":  # (bool is kind "b": refused too)
         hint = " (use y.astype(int))" if y.dtype.kind == "f" else ""
         raise TypeError(f"{op}: labels must be integer class indices 0..{m - 1}, got dtype {y.dtype}{hint}")
     if n is None:
@@ -86,12 +87,14 @@ def _check_labels(labels: Any, n: int | None, m: int, op: str) -> np.ndarray:
     elif y.shape != (n,):
         raise ValueError(f"{op}: logits have a batch of {n} examples (shape ({n}, {m})) but labels have "
                          f"shape {y.shape}; pass one label per example, shape ({n},)")
-    if y.size and (_lowest(y, axis=None) < 0 or _highest(y, axis=None) >= m):
+    out = y.astype(np.int64)  # a copy: the graph keeps these labels, whatever happens to y
+    # one reduction for both bounds: seen unsigned, a negative label is >= 2^63 > m
+    if out.size and _highest(out.view(np.uint64), axis=None) >= m:
         bad = y[(y < 0) | (y >= m)].ravel()[0]
         hint = " (classes numbered 1..m? pass y - 1)" if int(bad) == m else ""
         raise ValueError(f"{op}: label {int(bad)} is out of range for {m} classes; labels must be in "
                          f"0..{m - 1}{hint}")
-    return y.astype(np.int64)
+    return out
 
 
 def _reduce(per_example: Any, reduction: str, op: str) -> Any:
@@ -147,6 +150,10 @@ def _value_rows(logits: Any) -> tuple[list[list[Value]], bool]:
 
 # ------------------------------------------------------------------------------------------ losses
 
+# the tag ``scope("cross_entropy")`` gives its nodes outside any other scope (shared, never mutated)
+_CE_SCOPE: dict[str, Any] = {"scope": ("cross_entropy",), "owners": (None,)}
+
+
 def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Any:
     """Softmax cross-entropy L = logsumexp(o^a) - o^a_y (never log of softmax): stable at |o^a| = 1000.
 
@@ -160,6 +167,13 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Any:
         >>> round(cross_entropy(Tensor([1000.0, 0.0]), 1).item(), 6)
         1000.0
     """
+    if logits.__class__ is Tensor and reduction == "mean" and not _mode.get():
+        z = logits.data  # the training step's case, in the plain mode: no scope to enter
+        if type(z) is np.ndarray and z.ndim == 2 and z.shape[0] and z.dtype.kind == "f":
+            y = _check_labels(labels, z.shape[0], z.shape[1], "cross_entropy")
+            node = _op1(SOFTMAX_CROSS_ENTROPY, logits, {"labels": y, "mean": True})
+            node._meta = _CE_SCOPE
+            return node
     _check_reduction(reduction, "cross_entropy")
     with scope("cross_entropy"):
         if _is_value_rows(logits):

@@ -489,7 +489,7 @@ def _no_gradient(vjp: Callable[..., Any], g: Any, node: Node, parents: tuple[Nod
 
 
 def _fortran(a: np.ndarray) -> bool:
-    """The test `rules._layout_like` makes: a column-major array (a transposed weight)."""
+    """The test `rules._column_major` makes: a column-major array (a transposed weight)."""
     return not a.flags.c_contiguous and a.flags.f_contiguous
 
 
