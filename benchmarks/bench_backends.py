@@ -94,6 +94,12 @@ def available() -> list[str]:
     except ImportError:
         print("torch not installed: only the numpy column")
         return kinds
+    try:  # a torch Tensor runs the rules through the array API namespace
+        import array_api_compat  # noqa: F401
+    except ImportError:
+        print("torch is installed but array-api-compat is not (pip install 'autograd_lite[backends]'): "
+              "only the numpy column")
+        return kinds
     kinds.append("torch-cpu")
     if torch.cuda.is_available():
         kinds.append("torch-cuda")
