@@ -3,7 +3,8 @@
 The garbage-collector policy: the young threshold is raised while graphs are built and put back
 exactly when the engine is idle; the program's own settings win; threads are safe. The sweep without
 a topological sort (a heap, a fast lane, add and mul inline) gives bit for bit what a sweep over the
-sorted graph gives.
+sorted graph gives, also when Values sum their gradients in node slots (a sweep that fails, one
+inside another, one while the slots are taken).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -150,6 +151,94 @@ def test_the_sweep_equals_a_sweep_over_the_sorted_graph_bit_for_bit() -> None:
         want = _sorted_sweep(root)
         root.backward()
         assert {id(x): x.grad for x in xs} == {id(x): want.get(id(x), 0.0) for x in xs}
+
+
+def _all_slots_empty(root: Value) -> bool:
+    return all(n._g is None for n in engine.toposort(root))
+
+
+def test_a_sweep_that_raises_leaves_no_partial_sum_behind() -> None:
+    """Ops sum their gradients in `_g` during a Value sweep: a sweep that fails half way must
+    empty them, or the next backward through those nodes would add a stale partial sum."""
+    x, w = Value(2.0), Value(3.0)
+    q = (x * 2.0 + 1.0).tanh()  # older than p: still waiting with a partial sum when p fails
+    p = x * w
+    y = q * q + p * p + q
+    w.data = 4.0  # reassigned between forward and backward: p's gradient would mix values
+    with pytest.raises(RuntimeError, match="was changed after 'mul' used it"):
+        y.backward()
+    assert _all_slots_empty(y) and (x.grad, w.grad) == (0.0, 0.0)
+    w.data = 3.0  # the value it had: the graph is consistent again
+    y.backward()
+    want = _sorted_sweep(y)
+    assert (x.grad, w.grad) == (want[id(x)], want[id(w)]) and _all_slots_empty(y)
+
+
+def _dicts_only(run: Callable[[], float], monkeypatch: pytest.MonkeyPatch) -> float:
+    """``run()`` with every sweep summing in a dict of its own (`_run`): the reference."""
+    def dict_sweep(seeds: dict[Value, float], consume: int, keep: bool, root: Value) -> object:
+        return engine._run(dict(seeds), consume, keep, False, root, None, None)
+
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_run_fast", dict_sweep)
+        return run()
+
+
+def test_a_sweep_while_the_slots_are_taken_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread's sweep holds the slots: this one sums in a dict of its own, same bits."""
+    def run() -> float:
+        xs = [Value(v) for v in (0.5, -1.25, 2.0)]
+        h = xs[0] * xs[1] + xs[2]
+        y = (h * h - xs[0] * h).relu() + h.tanh() * xs[2]
+        y.backward()
+        assert _all_slots_empty(y)
+        return sum(x.grad * 10.0 ** i for i, x in enumerate(xs))
+
+    assert engine._slots_free.acquire(blocking=False)
+    try:
+        taken = run()
+    finally:
+        engine._slots_free.release()
+    assert run() == taken == _dicts_only(run, monkeypatch)
+
+
+def test_a_backward_inside_a_backward_through_the_same_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A micrograd-style closure that calls backward() through a node of the outer graph, while
+    that node holds the outer sweep's partial sum: the inner sweep must not add into it."""
+    def run() -> float:
+        x = Value(3.0)
+        h = x * x
+        out = Value(2.0 * h.data, (h,), "double")
+
+        def closure() -> None:
+            with engine.enable_grad():  # backward runs its rules under no_grad
+                inner = h * 3.0
+            inner.backward(retain_graph=True)
+            h.grad += 2.0 * out.grad
+
+        out._backward = closure
+        y = out * h + h  # h gets a partial sum before out's closure runs
+        y.backward()
+        assert _all_slots_empty(y)
+        return x.grad
+
+    assert run() == _dicts_only(run, monkeypatch)
+
+
+def test_an_op_of_three_inputs_in_the_value_sweep() -> None:
+    a, b, c = Value(1.5), Value(-2.0), Value(0.25)
+    out = Value(a.data * b.data * c.data, (a, b, c), "prod3")
+
+    def closure() -> None:
+        a.grad += b.data * c.data * out.grad
+        b.grad += a.data * c.data * out.grad
+        c.grad += a.data * b.data * out.grad
+
+    out._backward = closure
+    y = (out + a) * (b * c + out)
+    want = _sorted_sweep(y)
+    y.backward()
+    assert [v.grad for v in (a, b, c)] == [want[id(v)] for v in (a, b, c)]
 
 
 def test_inline_add_and_mul_are_the_table_entries() -> None:

@@ -467,6 +467,7 @@ def _build(node: Any, data: Any, requires_grad: bool, rule: Any = None, a: Any =
            more: tuple[Node, ...] | None = None, static: dict[str, Any] | None = None) -> Any:
     """The one node builder: fill every slot of a new node (a leaf when ``rule`` is None)."""
     node._flags = 0
+    node._g = None
     node.data = data
     node.grad = node._grad0
     node.requires_grad = requires_grad
@@ -510,6 +511,8 @@ class Node:
     ``t.data -= ...``, which numpy does in place) keep the object, so only `detect_anomaly` sees
     them: there each op fingerprints the bytes it read. Optimizers update after backward, which is
     safe.
+
+    ``_g`` holds an op's incoming gradient while a sweep over Values sums it; None otherwise.
     """
 
     __slots__ = (
@@ -518,6 +521,7 @@ class Node:
         "_b",
         "_bd",
         "_flags",
+        "_g",
         "_id",
         "_meta",
         "_more",
@@ -543,6 +547,7 @@ class Node:
     _id: int
     _meta: dict[str, Any] | None
     _flags: int
+    _g: Any
 
     # --- hooks the concrete node types provide -------------------------------------------------
     _broadcasts = False  # Tensor: True (gradients are reduced to the parent's shape)
@@ -983,9 +988,14 @@ def sweep(seeds: dict[Node, Any], *, consume: int | None = None, keep: bool = Fa
                 raise AnomalyError(f"anomaly in backward: the seed gradient= given to backward() is "
                                    f"not finite ({_summary(s)}); pass a finite gradient")
     token = _mode.set(mode & ~_NO_GRAD if create_graph else mode | _NO_GRAD)
+    fast = not (create_graph or anomaly or mode & _OBSERVED or relevant is not None)
     try:
-        return _run(dict(seeds), consume, keep, create_graph, root, relevant, report,
-                    not (create_graph or anomaly or mode & _OBSERVED or relevant is not None))
+        if fast and report is None and consume is not None and _slots_free.acquire(blocking=False):
+            try:
+                return _run_fast(seeds, consume, keep, root)
+            finally:
+                _slots_free.release()
+        return _run(dict(seeds), consume, keep, create_graph, root, relevant, report)
     except BaseException:
         if consume:  # undo this pass's marks: the graph can be backpropagated again
             for node in toposort(*seeds):
@@ -997,17 +1007,15 @@ def sweep(seeds: dict[Node, Any], *, consume: int | None = None, keep: bool = Fa
 
 
 def _run(pending: dict[Node, Any], consume: int | None, keep: bool, create_graph: bool,
-         root: Node | None, relevant: set[Node] | None, report: set[Node] | None,
-         fast: bool) -> dict[Node, Any]:
-    """The loop of `sweep` (see there); ``pending`` ends holding the leaves' gradients.
+         root: Node | None, relevant: set[Node] | None, report: set[Node] | None) -> dict[Node, Any]:
+    """The general loop of `sweep` (see there); ``pending`` ends holding the leaves' gradients.
 
     No topological sort first: the ops holding a gradient wait in a heap keyed by creation number,
     and the newest is taken next. A node is created after its parents, so when a node is taken
     every node it feeds has been taken already and its gradient is complete. The order is the
     one a sweep over the sorted graph would take, so results are bit for bit the same; only the
-    nodes that get a gradient are touched. A parent newer than everything waiting is taken next
-    without going through the heap (a chain, a running sum). On the fast path the two commonest
-    rules, add and mul, are applied inline: their VJPs (g, g) and (g·y, g·x), as in the table.
+    nodes that get a gradient are touched. Every node goes through `local_grads` (modes,
+    observers, graphs of gradients); plain backward takes `_run_fast`, the same sweep written out.
     """
     pop = pending.pop
     get = pending.get
@@ -1018,10 +1026,6 @@ def _run(pending: dict[Node, Any], consume: int | None, keep: bool, create_graph
     take = waiting.pop
     push = heapq.heappush
     next_key = heapq.heappop
-    add_rule, mul_rule = _inline_rules
-    # a graph holds one kind of node (Values and Tensors never meet in an op): read the class
-    # attribute once, not per edge (a full attribute lookup each time)
-    broadcasts = bool(pending) and next(iter(pending))._broadcasts
     node = take(next_key(heap)) if heap else None
     while node is not None:
         g = pop(node)
@@ -1033,82 +1037,159 @@ def _run(pending: dict[Node, Any], consume: int | None, keep: bool, create_graph
             node.grad = g
         if report is not None and node in report:
             found[node] = g
-        a = node._a
-        b = node._b
-        rule = node._rule
-        best = None  # the newest parent that got its first gradient just now
-        if fast and a is not None:  # the hot path: one or two raw inputs, unrolled
-            ad = a.data
-            if ad is not node._ad:
-                _check_read(node, a, node._ad)
-            bd: Any = None
-            if b is not None:
-                bd = b.data
-                if bd is not node._bd:
-                    _check_read(node, b, node._bd)
-            if rule is add_rule:
-                ga = gb = g
-            elif rule is mul_rule:
-                ga = g * bd
-                gb = g * ad
-            elif b is not None:
-                static = node._static
-                if rule.need:
-                    static = {**(static or {}), "need": (a.requires_grad, b.requires_grad)}
-                ga, gb = (rule.vjp(g, node.data, ad, bd, **static) if static
-                          else rule.vjp(g, node.data, ad, bd))
+        grads = local_grads(node, g, create_graph=create_graph)
+        for p, pg in zip(node._parents, grads):
+            if pg is None or not (p.requires_grad if relevant is None else p in relevant):
+                continue
+            old = get(p)
+            if old is None:
+                pending[p] = pg
+                if p._a is not None or p._more is not None:
+                    waiting[-p._id] = p
+                    push(heap, -p._id)
             else:
-                static = node._static
-                (ga,) = (rule.vjp(g, node.data, ad, **static) if static
-                         else rule.vjp(g, node.data, ad))
-                gb = None
-            if ga is not None and a.requires_grad:
-                if broadcasts and ga.shape != ad.shape:
-                    ga = unbroadcast(ga, ad.shape)
-                old = get(a)
-                if old is None:
-                    pending[a] = ga
-                    if a._a is not None or a._more is not None:  # an op: it waits its turn
-                        best = a
+                pending[p] = old + pg
+        node = take(next_key(heap)) if heap else None
+    if report:
+        found.update((n, g) for n, g in pending.items() if n in report)
+    return pending if report is None else found
+
+
+# At most one sweep at a time sums gradients in the nodes' `_g` slots: a sweep in another thread,
+# or one started by a rule inside a sweep, runs `_run` instead (its own dict), so none can see
+# another's partial sums. (Scalar sweeps hold the GIL throughout; numpy's release it, so a Tensor
+# sweep that finds the slots taken is not kept waiting.)
+_slots_free = threading.Lock()
+
+
+def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | None) -> dict[Node, Any]:
+    """`_run` for a plain backward (no mode, observer or restriction); returns {leaf: gradient}.
+
+    The same order and arithmetic as `_run`, so the same bits, written out for one- and two-input
+    ops on raw data, with add and mul inline (their VJPs (g, g) and (g·y, g·x), as in the table).
+    The gradient flowing into an op is summed in the op's own `_g` slot instead of a dict keyed by
+    node: a sixth off a scalar MLP's sweep (measured). Leaves still go through a dict: the caller
+    adds them into ``.grad`` only when the whole sweep has succeeded. Outside a sweep every ``_g``
+    is None; a sweep that raises restores that before re-raising. Written out per input, not as
+    a loop over (parent, gradient) pairs: that loop cost more than the slots saved.
+    """
+    leaves: dict[Node, Any] = {}
+    waiting: dict[int, Node] = {}
+    for n, s in seeds.items():
+        if n._a is not None or n._more is not None:
+            n._g = s
+            waiting[-n._id] = n
+        else:
+            leaves[n] = s
+    heap = list(waiting)
+    heapq.heapify(heap)
+    get = leaves.get
+    take = waiting.pop
+    push = heapq.heappush
+    next_key = heapq.heappop
+    add_rule, mul_rule = _inline_rules
+    # a graph holds one kind of node (Values and Tensors never meet in an op): read the class
+    # attribute once, not per edge (a full attribute lookup each time)
+    broadcasts = next(iter(seeds))._broadcasts
+    node = take(next_key(heap)) if heap else None
+    try:
+        while node is not None:
+            g = node._g
+            node._g = None
+            if node._flags:
+                raise _consumed_error(node)
+            node._flags = consume
+            if keep or node is root:
+                node.grad = g
+            a = node._a
+            if a is None:  # three or more inputs (concat; micrograd's Value(d, (x, y, z)))
+                best = _spread(node, local_grads(node, g), leaves, waiting, heap)
+            else:
+                b = node._b
+                rule = node._rule
+                ad = a.data
+                if ad is not node._ad:
+                    _check_read(node, a, node._ad)
+                if b is None:
+                    static = node._static
+                    (ga,) = rule.vjp(g, node.data, ad, **static) if static else rule.vjp(g, node.data, ad)
+                    gb = None
                 else:
-                    pending[a] = old + ga
-            if gb is not None and b is not None and b.requires_grad:
-                if broadcasts and gb.shape != bd.shape:
-                    gb = unbroadcast(gb, bd.shape)
-                old = get(b)
-                if old is None:
-                    pending[b] = gb
-                    if b._a is not None or b._more is not None:
+                    bd = b.data
+                    if bd is not node._bd:
+                        _check_read(node, b, node._bd)
+                    if rule is add_rule:
+                        ga = gb = g
+                    elif rule is mul_rule:
+                        ga = g * bd
+                        gb = g * ad
+                    else:
+                        static = node._static
+                        if rule.need:
+                            static = {**(static or {}), "need": (a.requires_grad, b.requires_grad)}
+                        ga, gb = (rule.vjp(g, node.data, ad, bd, **static) if static
+                                  else rule.vjp(g, node.data, ad, bd))
+                best = None  # the newest op that got its first gradient just now
+                if ga is not None and a.requires_grad:
+                    if broadcasts and ga.shape != ad.shape:
+                        ga = unbroadcast(ga, ad.shape)
+                    old = a._g
+                    if old is not None:
+                        a._g = old + ga
+                    elif a._a is not None or a._more is not None:  # an op: it waits its turn
+                        a._g = ga
+                        best = a
+                    else:
+                        old = get(a)
+                        leaves[a] = ga if old is None else old + ga
+                if gb is not None and b is not None and b.requires_grad:
+                    if broadcasts and gb.shape != bd.shape:
+                        gb = unbroadcast(gb, bd.shape)
+                    old = b._g
+                    if old is not None:
+                        b._g = old + gb
+                    elif b._a is not None or b._more is not None:
+                        b._g = gb
                         if best is None or b._id > best._id:
                             best, b = b, best
                         if b is not None:
                             waiting[-b._id] = b
                             push(heap, -b._id)
-                else:
-                    pending[b] = old + gb
-        else:
-            grads = local_grads(node, g, create_graph=create_graph)
-            for p, pg in zip(node._parents, grads):
-                if pg is None or not (p.requires_grad if relevant is None else p in relevant):
+                    else:
+                        old = get(b)
+                        leaves[b] = gb if old is None else old + gb
+            if best is not None:
+                if not heap or -best._id < heap[0]:  # newer than all that waits: it is next
+                    node = best
                     continue
-                old = get(p)
-                if old is None:
-                    pending[p] = pg
-                    if p._a is not None or p._more is not None:
-                        waiting[-p._id] = p
-                        push(heap, -p._id)
-                else:
-                    pending[p] = old + pg
-        if best is not None:
-            if not heap or -best._id < heap[0]:  # newer than all that waits: it is next
-                node = best
-                continue
-            waiting[-best._id] = best
-            push(heap, -best._id)
-        node = take(next_key(heap)) if heap else None
-    if report:
-        found.update((n, g) for n, g in pending.items() if n in report)
-    return pending if report is None else found
+                waiting[-best._id] = best
+                push(heap, -best._id)
+            node = take(next_key(heap)) if heap else None
+    except BaseException:
+        for n in toposort(*seeds):
+            n._g = None
+        raise
+    return leaves
+
+
+def _spread(node: Node, grads: tuple[Any, ...], leaves: dict[Node, Any], waiting: dict[int, Node],
+            heap: list[int]) -> Node | None:
+    """`_run_fast` for an op of three or more inputs: each parent's share, into its `_g` (an op,
+    queued on its first gradient) or ``leaves``. Returns None (nothing to take out of turn)."""
+    for p, pg in zip(node._parents, grads):
+        if pg is None or not p.requires_grad:
+            continue
+        old = p._g
+        if old is not None:
+            p._g = old + pg
+        elif p._a is not None or p._more is not None:
+            p._g = pg
+            waiting[-p._id] = p
+            heapq.heappush(heap, -p._id)
+        else:
+            old = leaves.get(p)
+            leaves[p] = pg if old is None else old + pg
+    return None
 
 
 # rules.ADD and rules.MUL, registered by the rule table (which imports this module) for `_run`

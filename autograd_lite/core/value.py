@@ -47,6 +47,7 @@ def _binary(rule: R.Rule, sym: str) -> tuple[Callable[[Value, Any], Value], Call
             _overflowed(rule, ad, bd, out=out)
         node = _new(Value)
         node._flags = 0
+        node._g = None
         node.data = out
         node.grad = 0.0
         node.label = None
@@ -85,6 +86,7 @@ def _unary(rule: R.Rule) -> Callable[[Value], Value]:
         ad = self.data
         node = _new(Value)
         node._flags = 0
+        node._g = None
         node.data = forward(ad)
         node.grad = 0.0
         node.label = None
@@ -405,6 +407,7 @@ def _lift(other: Any, op: str) -> Value:
     if other.__class__ is float or other.__class__ is int:  # a constant leaf, as `_build` makes it
         node = _new(Value)
         node._flags = 0
+        node._g = None
         node.data = float(other)
         node.grad = 0.0
         node.requires_grad = False
