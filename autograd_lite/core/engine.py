@@ -512,7 +512,7 @@ class Node:
     them: there each op fingerprints the bytes it read. Optimizers update after backward, which is
     safe.
 
-    ``_g`` holds an op's incoming gradient while a sweep over Values sums it; None otherwise.
+    ``_g`` holds the node's gradient while a plain backward sweep sums it; None otherwise.
     """
 
     __slots__ = (
@@ -1068,22 +1068,23 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
     The same order and arithmetic as `_run`, so the same bits, written out for one- and two-input
     ops on raw data, with add and mul inline (their VJPs (g, g) and (g·y, g·x), as in the table).
     The gradient flowing into an op is summed in the op's own `_g` slot instead of a dict keyed by
-    node: a sixth off a scalar MLP's sweep (measured). Leaves still go through a dict: the caller
-    adds them into ``.grad`` only when the whole sweep has succeeded. Outside a sweep every ``_g``
-    is None; a sweep that raises restores that before re-raising. Written out per input, not as
-    a loop over (parent, gradient) pairs: that loop cost more than the slots saved.
+    node: a fifth off a scalar MLP's sweep (measured). A leaf's sum waits in its slot too, but
+    the sweep only returns it: the caller adds it into ``.grad`` once the whole sweep has
+    succeeded. Outside a sweep every ``_g`` is None; a sweep that raises restores that before
+    re-raising. Written out per input, not as a loop over (parent, gradient) pairs: that loop
+    cost more than the slots saved.
     """
-    leaves: dict[Node, Any] = {}
+    leaves: list[Node] = []  # in the order of their first gradient
     waiting: dict[int, Node] = {}
     for n, s in seeds.items():
+        n._g = s
         if n._a is not None or n._more is not None:
-            n._g = s
             waiting[-n._id] = n
         else:
-            leaves[n] = s
+            leaves.append(n)
     heap = list(waiting)
     heapq.heapify(heap)
-    get = leaves.get
+    reached = leaves.append
     take = waiting.pop
     push = heapq.heappush
     next_key = heapq.heappop
@@ -1136,28 +1137,28 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
                     old = a._g
                     if old is not None:
                         a._g = old + ga
-                    elif a._a is not None or a._more is not None:  # an op: it waits its turn
-                        a._g = ga
-                        best = a
                     else:
-                        old = get(a)
-                        leaves[a] = ga if old is None else old + ga
+                        a._g = ga
+                        if a._a is not None or a._more is not None:  # an op: it waits its turn
+                            best = a
+                        else:
+                            reached(a)
                 if gb is not None and b is not None and b.requires_grad:
                     if broadcasts and gb.shape != bd.shape:
                         gb = unbroadcast(gb, bd.shape)
                     old = b._g
                     if old is not None:
                         b._g = old + gb
-                    elif b._a is not None or b._more is not None:
-                        b._g = gb
-                        if best is None or b._id > best._id:
-                            best, b = b, best
-                        if b is not None:
-                            waiting[-b._id] = b
-                            push(heap, -b._id)
                     else:
-                        old = get(b)
-                        leaves[b] = gb if old is None else old + gb
+                        b._g = gb
+                        if b._a is not None or b._more is not None:
+                            if best is None or b._id > best._id:
+                                best, b = b, best
+                            if b is not None:
+                                waiting[-b._id] = b
+                                push(heap, -b._id)
+                        else:
+                            reached(b)
             if best is not None:
                 if not heap or -best._id < heap[0]:  # newer than all that waits: it is next
                     node = best
@@ -1169,26 +1170,30 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
         for n in toposort(*seeds):
             n._g = None
         raise
-    return leaves
+    out = {}
+    for n in leaves:
+        out[n] = n._g
+        n._g = None
+    return out
 
 
-def _spread(node: Node, grads: tuple[Any, ...], leaves: dict[Node, Any], waiting: dict[int, Node],
+def _spread(node: Node, grads: tuple[Any, ...], leaves: list[Node], waiting: dict[int, Node],
             heap: list[int]) -> Node | None:
-    """`_run_fast` for an op of three or more inputs: each parent's share, into its `_g` (an op,
-    queued on its first gradient) or ``leaves``. Returns None (nothing to take out of turn)."""
+    """`_run_fast` for an op of three or more inputs: each parent's share, into its `_g` (an op
+    is queued on its first gradient, a leaf listed). Returns None (nothing to take out of turn)."""
     for p, pg in zip(node._parents, grads):
         if pg is None or not p.requires_grad:
             continue
         old = p._g
         if old is not None:
             p._g = old + pg
-        elif p._a is not None or p._more is not None:
-            p._g = pg
-            waiting[-p._id] = p
-            heapq.heappush(heap, -p._id)
         else:
-            old = leaves.get(p)
-            leaves[p] = pg if old is None else old + pg
+            p._g = pg
+            if p._a is not None or p._more is not None:
+                waiting[-p._id] = p
+                heapq.heappush(heap, -p._id)
+            else:
+                leaves.append(p)
     return None
 
 
