@@ -304,7 +304,8 @@ def test_the_scalar_fast_path_builds_the_nodes_build_builds() -> None:
             engine._build(object.__new__(Value), node.data, True, rule, *inputs))
         assert _slots(node) == _slots(want), rule.name
         assert node._id > x._id  # numbered in creation order
-    lifted = (x * 2.0)._b
-    assert _slots(lifted) == _slots(engine.Node._leaf.__func__(Value, 2.0, False))
+    for lifted in ((x * 2.0)._b, (2.0 * x)._a, (x + 2)._b, (2 - x)._a):  # in the op, in _lift
+        assert _slots(lifted) == _slots(engine.Node._leaf.__func__(Value, 2.0, False))
+        assert type(lifted.data) is float
     assert [Value.__add__.__name__, Value.__rmul__.__name__, Value.tanh.__name__] == [
         "__add__", "__rmul__", "tanh"]

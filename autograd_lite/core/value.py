@@ -37,7 +37,17 @@ def _binary(rule: R.Rule, sym: str) -> tuple[Callable[[Value, Any], Value], Call
 
     def op(self: Value, other: Any) -> Value:
         if other.__class__ is not Value:
-            other = _lift(other, sym)
+            if other.__class__ is float:  # `_lift`'s constant leaf, built here: a call less (y * 0.5)
+                c = _new(Value)
+                c._flags = 0
+                c.data = other
+                c.grad = 0.0
+                c.requires_grad = False
+                c.label = c._a = c._b = c._more = c._rule = c._static = c._meta = c._g = None
+                c._id = next(_counter)
+                other = c
+            else:
+                other = _lift(other, sym)
         if _mode_get():
             return _apply(rule, (self, other))
         ad = self.data
