@@ -19,7 +19,7 @@ import pytest
 
 from autograd_lite import Tensor, Value
 from autograd_lite.core import engine
-from autograd_lite.core.rules import ADD, MUL
+from autograd_lite.core.rules import ADD, MUL, RELU
 
 USER = (600, 9, 8)  # not the default, so "put back exactly" is visible
 
@@ -241,12 +241,22 @@ def test_an_op_of_three_inputs_in_the_value_sweep() -> None:
     assert [v.grad for v in (a, b, c)] == [want[id(v)] for v in (a, b, c)]
 
 
-def test_inline_add_and_mul_are_the_table_entries() -> None:
-    assert engine._inline_rules == (ADD, MUL)
+def test_the_inline_rules_are_the_table_entries() -> None:
+    assert engine._inline_rules == {"add": ADD, "mul": MUL, "relu": RELU}
     for x, y, g in [(1.5, -2.25, 0.75), (np.array([1.0, -2.0]), np.array([3.0, 0.5]), np.array([2.0, 4.0]))]:
         assert ADD.vjp(g, x + y, x, y) == (g, g)
         gx, gy = MUL.vjp(g, x * y, x, y)
         assert np.array_equal(gx, g * y) and np.array_equal(gy, g * x)
+    nan, inf = float("nan"), float("inf")
+    for x in (-2.0, -0.0, 0.0, 5e-324, 3.0, nan, inf, -inf):  # the sweep's inline form, bit for bit
+        for g in (0.75, -0.75, 0.0, -0.0, inf, nan):
+            (want,) = RELU.vjp(g, max(x, 0.0), x)
+            got = g * (1.0 if x > 0 else 0.0)
+            assert np.array_equal(np.float64(got), np.float64(want), equal_nan=True)
+            assert np.signbit(got) == np.signbit(want)
+    x = Value(-1.0)  # and through backward: -0.0 stays -0.0 (g < 0 times 0.0)
+    (x.relu() * -2.0).backward()
+    assert x.grad == 0.0 and not np.signbit(x.grad)  # the leaf adds: 0.0 + -0.0 is 0.0
 
 
 def test_broadcasting_add_and_mul_still_reduce_to_the_parent_shape() -> None:

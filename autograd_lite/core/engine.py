@@ -1066,7 +1066,8 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
     """`_run` for a plain backward (no mode, observer or restriction); returns {leaf: gradient}.
 
     The same order and arithmetic as `_run`, so the same bits, written out for one- and two-input
-    ops on raw data, with add and mul inline (their VJPs (g, g) and (g·y, g·x), as in the table).
+    ops on raw data, with add and mul inline (their VJPs (g, g) and (g·y, g·x), as in the table)
+    and a scalar's relu (g·1{x > 0}).
     The gradient flowing into an op is summed in the op's own `_g` slot instead of a dict keyed by
     node: a fifth off a scalar MLP's sweep (measured). A leaf's sum waits in its slot too, but
     the sweep only returns it: the caller adds it into ``.grad`` once the whole sweep has
@@ -1088,7 +1089,7 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
     take = waiting.pop
     push = heapq.heappush
     next_key = heapq.heappop
-    add_rule, mul_rule = _inline_rules
+    add_rule, mul_rule, relu_rule = _inline_rules["add"], _inline_rules["mul"], _inline_rules["relu"]
     # a graph holds one kind of node (Values and Tensors never meet in an op): read the class
     # attribute once, not per edge (a full attribute lookup each time)
     broadcasts = next(iter(seeds))._broadcasts
@@ -1112,8 +1113,11 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
                 if ad is not node._ad:
                     _check_read(node, a, node._ad)
                 if b is None:
-                    static = node._static
-                    (ga,) = rule.vjp(g, node.data, ad, **static) if static else rule.vjp(g, node.data, ad)
+                    if rule is relu_rule and not broadcasts:  # a scalar's relu: g·1{x > 0}, inline
+                        ga = g * (1.0 if ad > 0 else 0.0)
+                    else:
+                        static = node._static
+                        (ga,) = rule.vjp(g, node.data, ad, **static) if static else rule.vjp(g, node.data, ad)
                     gb = None
                 else:
                     bd = b.data
@@ -1197,14 +1201,16 @@ def _spread(node: Node, grads: tuple[Any, ...], leaves: list[Node], waiting: dic
     return None
 
 
-# rules.ADD and rules.MUL, registered by the rule table (which imports this module) for `_run`
-_inline_rules: tuple[Any, Any] = (None, None)
+# rules.ADD, rules.MUL and rules.RELU, registered by the rule table (which imports this module)
+# for `_run_fast`
+_inline_rules: dict[str, Any] = {"add": None, "mul": None, "relu": None}
 
 
-def _register_inline(add: Any, mul: Any) -> None:
-    """Called once by `autograd_lite.core.rules` with its add and mul entries."""
-    global _inline_rules
-    _inline_rules = (add, mul)
+def _register_inline(rule: Any) -> None:
+    """Called by `autograd_lite.core.rules` with each entry `_run_fast` applies inline."""
+    if rule.name not in _inline_rules:
+        raise ValueError(f"_run_fast has no inline form of {rule.name!r}")
+    _inline_rules[rule.name] = rule
 
 
 def local_grads(node: Node, g: Any, *, create_graph: bool = False) -> tuple[Any, ...]:

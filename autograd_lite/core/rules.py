@@ -482,7 +482,8 @@ MUL = defrule(
     jvp=lambda t, ans, x, y: _plus(_times(t[0], y), _times(t[1], x)),
     symbol="*",
 )
-_engine._register_inline(ADD, MUL)  # the sweep applies these two inline (the same formulas)
+_engine._register_inline(ADD)  # the sweep applies these inline (the same formulas)
+_engine._register_inline(MUL)
 
 
 def _div(x: Any, y: Any) -> Any:
@@ -738,6 +739,7 @@ RELU = defrule(
     method="relu", kink="zero", expr=("relu",),
     symbol="ReLU",
 )
+_engine._register_inline(RELU)  # for a scalar: g * (1.0 if x > 0 else 0.0), the same numbers
 
 
 def _leaky_relu(x: Any, *, alpha: float) -> Any:
