@@ -1105,7 +1105,8 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
                 node.grad = g
             a = node._a
             if a is None:  # three or more inputs (concat; micrograd's Value(d, (x, y, z)))
-                best = _spread(node, local_grads(node, g), leaves, waiting, heap)
+                _spread(node, local_grads(node, g), leaves, waiting, heap)
+                best = None
             else:
                 b = node._b
                 rule = node._rule
@@ -1170,21 +1171,21 @@ def _run_fast(seeds: dict[Node, Any], consume: int, keep: bool, root: Node | Non
                 waiting[-best._id] = best
                 push(heap, -best._id)
             node = take(next_key(heap)) if heap else None
+        out = {}
+        for n in leaves:  # inside the try: an interrupt here must not leave a stale sum behind
+            out[n] = n._g
+            n._g = None
     except BaseException:
         for n in toposort(*seeds):
             n._g = None
         raise
-    out = {}
-    for n in leaves:
-        out[n] = n._g
-        n._g = None
     return out
 
 
 def _spread(node: Node, grads: tuple[Any, ...], leaves: list[Node], waiting: dict[int, Node],
-            heap: list[int]) -> Node | None:
+            heap: list[int]) -> None:
     """`_run_fast` for an op of three or more inputs: each parent's share, into its `_g` (an op
-    is queued on its first gradient, a leaf listed). Returns None (nothing to take out of turn)."""
+    is queued on its first gradient, a leaf listed)."""
     for p, pg in zip(node._parents, grads):
         if pg is None or not p.requires_grad:
             continue
@@ -1198,7 +1199,6 @@ def _spread(node: Node, grads: tuple[Any, ...], leaves: list[Node], waiting: dic
                 heapq.heappush(heap, -p._id)
             else:
                 leaves.append(p)
-    return None
 
 
 # rules.ADD, rules.MUL and rules.RELU, registered by the rule table (which imports this module)
