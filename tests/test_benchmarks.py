@@ -21,3 +21,14 @@ def test_benchmark_quick_run(script: Path) -> None:
                          timeout=300)
     assert out.returncode == 0, f"{script.name} --quick failed:\n{out.stdout}\n{out.stderr}"
     assert out.stdout.strip(), f"{script.name} --quick printed nothing"
+
+
+def test_versions_refuses_to_compare_a_version_with_itself() -> None:
+    """bench_versions.py must not print a before/after ratio of one library against itself."""
+    repo = Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, str(repo / "benchmarks" / "bench_versions.py"), "--quick",
+                          "--base", str(repo), "--new", str(repo), "--workloads", "chain"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "nothing to compare" in out.stderr
+    assert "new / base" not in out.stdout
