@@ -266,6 +266,14 @@ def test_constant_arguments_are_compared_by_value() -> None:
     assert step(3.0, np.array([1, 2])) == 12.0
     assert step(3.0, np.array([1, 5])) == 15.0
     assert step.stats["traces"] == 3
+    # the same bytes and shape read as another dtype are other numbers: a new recording
+    ints = np.array([4607182418800017408, 0])  # the bits of 1.0 and 0.0 as float64
+    floats = ints.view(np.float64)
+    assert ints.tobytes() == floats.tobytes() and ints.shape == floats.shape
+    assert step(1.0, ints) == 3.0 + 4607182418800017408.0
+    assert step(1.0, floats) == 4.0
+    assert step(1.0, ints.astype(">i8")) == 3.0 + 4607182418800017408.0  # other byte order
+    assert step.stats["traces"] == 6
 
 
 def test_the_cache_is_bounded() -> None:

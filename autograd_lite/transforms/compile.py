@@ -208,8 +208,8 @@ def _constant_key(x: Any) -> Any:
         return (t, x) if x == x and x else (t, repr(x))  # nan equals itself, -0.0 is not 0.0
     if t in _SCALARS:
         return (t, x)
-    if t is np.ndarray:
-        return (t, x.shape, x.dtype.str, x.tobytes())
+    if t is np.ndarray:  # the dtype itself, not .str: that builds a string, slow after numpy work
+        return (t, x.shape, x.dtype, x.tobytes())
     if isinstance(x, np.generic):
         return (t, x.tobytes())
     return ("object", id(x))
@@ -243,6 +243,8 @@ class _Call:
                 keys.append((type(x), getattr(d, "shape", None), getattr(d, "dtype", None),
                              x.requires_grad))
                 nodes.append(x)
+            elif type(x) is np.ndarray:  # (inline: labels or a mask passed at every call)
+                keys.append((np.ndarray, x.shape, x.dtype, x.tobytes()))
             else:
                 k = _constant_key(x)
                 keys.append(k)
