@@ -149,7 +149,8 @@ def compare(workload: str, roots: dict[str, Path], args: argparse.Namespace) -> 
         if not libs[name].startswith(str(root.resolve())):
             pool.close()
             sys.exit(f"bench_versions: the {name} worker imported {libs[name]}, not the version "
-                     f"in {root} (an installed copy shadows it?)")
+                     f"in {root}: an installed copy shadows it; run from an environment without "
+                     "autograd_lite installed (or pip uninstall autograd_lite first)")
     blocks = pool.run(args.rounds, args.steps)
     pool.finish()
     ratio = paired_ratio(blocks["new"], blocks["base"])
