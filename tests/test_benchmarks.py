@@ -32,3 +32,13 @@ def test_versions_refuses_to_compare_a_version_with_itself() -> None:
     assert out.returncode != 0
     assert "nothing to compare" in out.stderr
     assert "new / base" not in out.stdout
+
+
+def test_tensor_mlp_refuses_an_unknown_config_before_starting_workers() -> None:
+    """A mistyped --configs name is a usage error naming the choices, not a worker's traceback."""
+    script = Path(__file__).parent.parent / "benchmarks" / "bench_tensor_mlp.py"
+    out = subprocess.run([sys.executable, str(script), "--quick", "--configs", "small,medium"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "unknown 'medium'" in out.stderr and "large, small" in out.stderr
+    assert "Traceback" not in out.stderr and "small:" not in out.stdout
