@@ -218,8 +218,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10, help="rounds; each engine runs one block per round")
     ap.add_argument("--steps", type=int, default=100, help="steps per block")
     ap.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
-    ap.add_argument("--configs", default="large,small",
-                    help="comma-separated: large (784-256-10, batch 128), small (2-10-2, batch 100)")
+    ap.add_argument("--configs", default="large,small", help="comma-separated: " + ", ".join(
+        f"{name} ({d}-{dh}-{m}, batch {b})" for name, (d, dh, m, b, _) in CONFIGS.items()))
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
