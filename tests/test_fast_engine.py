@@ -289,11 +289,13 @@ def test_leaves_get_their_own_gradient_arrays_eager_and_compiled() -> None:
 
 
 def _slots(node: Value) -> dict[str, object]:
-    """Every slot a node has set (an unset one is absent), `_id` aside (a creation counter)."""
+    """Every slot a node has set (an unset one is absent), `_id` aside (a creation counter), and
+    what its instance dict holds (label, _more, _meta when set: see `Node`)."""
     out = {}
     for name in engine.Node.__slots__:
         if name != "_id" and hasattr(node, name):
             out[name] = getattr(node, name)
+    out["__dict__"] = dict(node.__dict__)
     return out
 
 
@@ -319,3 +321,38 @@ def test_the_scalar_fast_path_builds_the_nodes_build_builds() -> None:
         assert type(lifted.data) is float
     assert [Value.__add__.__name__, Value.__rmul__.__name__, Value.tanh.__name__] == [
         "__add__", "__rmul__", "tanh"]
+
+
+def test_rare_attributes_make_no_instance_dict_until_set() -> None:
+    """label, _more, _meta are class defaults on Value (see `Node`): a plain op node or an
+    unlabelled leaf holds none, a set one reads back, and `del` gives the default back."""
+    x, y = Value(2.0), Value(3.0, label="y")
+    for node in (x, x * y, (x * y).relu(), x + 1.0, 2.0 * x, x ** 2, x.exp(), Value(1.0, label="")):
+        assert vars(node) == {} and node.label is None and node._more is None and node._meta is None
+    assert vars(y) == {"label": "y"} and y.label == "y"
+    z = Value(1.0, (x, y, x), "three")  # an op of three inputs keeps its tuple of parents
+    assert z._more == (x, y, x) and z._parents == (x, y, x)
+    del y.label
+    assert y.label is None and vars(y) == {}
+
+
+def test_a_pickled_or_copied_leaf_keeps_its_label_and_client_attributes_only() -> None:
+    """The engine's rare attributes are not client state: a scope's `_meta` (which holds the
+    module) is not pickled along with a leaf; the label and what a client attached are."""
+    import copy
+    import pickle
+
+    with engine.scope("layer"):
+        c = Value(2.0, requires_grad=False) * 3.0  # a constant: a leaf, built in a scope
+    assert c._meta is not None and c._a is None
+    c.label, c.m = "c", 0.5
+    for twin in (pickle.loads(pickle.dumps(c)), copy.copy(c), copy.deepcopy(c)):
+        assert vars(twin) == {"label": "c", "m": 0.5} and twin._meta is None and twin.data == 6.0
+
+
+def test_a_tensor_refuses_an_attribute_it_does_not_have() -> None:
+    """Tensor keeps its rare attributes in slots (no instance dict): a typo stays an error."""
+    t = Tensor([1.0], requires_grad=True, label="t")
+    assert t.label == "t" and t._meta is None and (t * t)._more is None
+    with pytest.raises(AttributeError):
+        t.requires_gard = False  # type: ignore[attr-defined]

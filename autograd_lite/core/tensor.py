@@ -126,7 +126,8 @@ class Tensor(Node):
         array([[ 2., -4.]])
     """
 
-    __slots__ = ()
+    __slots__ = ("_meta", "_more", "label")  # always set by `_build` (see `Node`)
+    _dict_extras = False
     _broadcasts = True
     _grad0 = None
     __array_priority__ = 1000.0  # ndarray (op) Tensor defers to Tensor's reflected dunders

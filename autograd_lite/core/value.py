@@ -43,7 +43,7 @@ def _binary(rule: R.Rule, sym: str) -> tuple[Callable[[Value, Any], Value], Call
                 c.data = other
                 c.grad = 0.0
                 c.requires_grad = False
-                c.label = c._a = c._b = c._more = c._rule = c._static = c._meta = c._g = None
+                c._a = c._b = c._rule = c._static = c._g = None
                 c._id = next(_counter)
                 other = c
             else:
@@ -60,10 +60,7 @@ def _binary(rule: R.Rule, sym: str) -> tuple[Callable[[Value, Any], Value], Call
         node._g = None
         node.data = out
         node.grad = 0.0
-        node.label = None
-        node._more = None
         node._static = None
-        node._meta = None
         if self.requires_grad or other.requires_grad:
             node.requires_grad = True
             node._a = self
@@ -99,8 +96,7 @@ def _unary(rule: R.Rule) -> Callable[[Value], Value]:
         node._g = None
         node.data = forward(ad)
         node.grad = 0.0
-        node.label = None
-        node._b = node._more = node._static = node._meta = None
+        node._b = node._static = None
         if self.requires_grad:
             node.requires_grad = True
             node._a = self
@@ -158,7 +154,8 @@ class Value(Node):
             self._init_op(float(data), _children, _op, requires_grad)
         else:
             _build(self, float(data), requires_grad)
-        self.label = label or None
+        if label:  # else the class default, None (no instance dict made)
+            self.label = label
 
     def _init_op(self, data: float, children: Any, op: Any, requires_grad: bool) -> None:
         """micrograd's ``Value(data, _children, _op)``: a node whose gradient comes from the
@@ -421,7 +418,7 @@ def _lift(other: Any, op: str) -> Value:
         node.data = float(other)
         node.grad = 0.0
         node.requires_grad = False
-        node.label = node._a = node._b = node._more = node._rule = node._static = node._meta = None
+        node._a = node._b = node._rule = node._static = None
         node._id = next(_counter)
         return node
     if isinstance(other, Node):
